@@ -1,0 +1,5 @@
+from .ddp import CPUAwareDDP, init_cpu_distributed
+from .hooks import NonFiniteLossHook, WeightsDigestHook, state_dict_digest
+
+__all__ = ['CPUAwareDDP', 'init_cpu_distributed', 'NonFiniteLossHook',
+           'WeightsDigestHook', 'state_dict_digest']

@@ -1,0 +1,3 @@
+from .metrics import CocoMetric, IoUMetric, VOCMetric
+
+__all__ = ['CocoMetric', 'IoUMetric', 'VOCMetric']

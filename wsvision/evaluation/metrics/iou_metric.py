@@ -1,0 +1,67 @@
+"""Mean intersection-over-union for semantic segmentation.
+
+Per sample we keep the per-class intersection, prediction and label areas;
+``compute_metrics`` sums them over the dataset (MMEngine gathers the per-sample
+results from every rank first), so the mIoU is the dataset-level one, not a
+mean of per-image IoUs.
+"""
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+
+from ...registry import METRICS
+from ...structures import IGNORE_INDEX
+
+
+def class_areas(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
+                ignore_index: int = IGNORE_INDEX):
+    """pred, label: (H, W) ints -> (intersect, pred_area, label_area), each (K,)."""
+    valid = label != ignore_index
+    pred, label = pred[valid], label[valid]
+    intersect = pred[pred == label]
+    return tuple(torch.bincount(x.long(), minlength=num_classes)
+                 for x in (intersect, pred, label))
+
+
+@METRICS.register_module()
+class IoUMetric(BaseMetric):
+    """mIoU, per-class IoU and pixel accuracy (aAcc), in [0, 1].
+
+    Classes absent from both predictions and labels are left out of the mean.
+    """
+
+    default_prefix = ''
+
+    def __init__(self, ignore_index: int = IGNORE_INDEX, **kwargs):
+        super().__init__(**kwargs)
+        self.ignore_index = ignore_index
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        num_classes = len(self.dataset_meta['classes'])
+        for sample in data_samples:
+            pred = sample['pred_sem_seg']['data'][0].cpu()
+            label = sample['gt_sem_seg']['data'][0].to(pred)
+            valid_labels = label[label != self.ignore_index]
+            if valid_labels.numel() and valid_labels.max() >= num_classes:
+                raise ValueError(
+                    f'label map of {sample.get("img_path", "?")} holds class id '
+                    f'{int(valid_labels.max())} but the dataset has '
+                    f'{num_classes} classes')
+            self.results.append(tuple(a.numpy() for a in class_areas(
+                pred, label, num_classes, self.ignore_index)))
+
+    def compute_metrics(self, results: list) -> dict:
+        intersect, pred_area, label_area = (np.sum(a, axis=0)
+                                            for a in zip(*results))
+        union = pred_area + label_area - intersect
+        present = union > 0
+        iou = np.where(present, intersect / np.maximum(union, 1), np.nan)
+        metrics = OrderedDict(
+            mIoU=float(np.nanmean(iou)),
+            aAcc=float(intersect.sum() / max(label_area.sum(), 1)))
+        for name, value in zip(self.dataset_meta['classes'], iou):
+            metrics[f'IoU.{name}'] = float(value)
+        return metrics
