@@ -6,9 +6,14 @@ import numpy as np
 
 
 def palette(num_colors: int) -> np.ndarray:
-    """(num_colors, 3) uint8 RGB; index 0 (background) is black."""
-    rng = np.random.default_rng(1234)
-    colors = rng.integers(40, 256, size=(num_colors, 3), dtype=np.uint8)
+    """(num_colors, 3) uint8 RGB; index 0 (background) is black.
+
+    Hues step by the golden angle, so neighbouring class ids get distant hues.
+    """
+    hues = (np.arange(num_colors) * 0.618034) % 1.0
+    hsv = np.stack([hues * 180, np.full(num_colors, 200),
+                    np.where(np.arange(num_colors) % 2, 255, 190)], axis=1)
+    colors = cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0]
     colors[0] = 0
     return colors
 

@@ -1,7 +1,7 @@
 # FashionScenes semantic segmentation (build: tools/data/build_fashion_scenes.py).
 dataset_type = 'FashionScenesSegDataset'
 data_root = 'data/fashion_scenes'
-crop_size = (96, 96)
+crop_size = (64, 64)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

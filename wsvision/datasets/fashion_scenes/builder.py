@@ -62,7 +62,7 @@ PRESETS = {
                  foggy_num_train=16, foggy_num_val=8, foggy_num_test=8,
                  ps_num_train=24, ps_num_test=24, ps_gallery_size=16),
     # The benchmark scale for 2 CPU cores.
-    'cpu': dict(_COMMON, canvas=96, item_size=(28, 60), min_items=1,
+    'cpu': dict(_COMMON, canvas=64, item_size=(24, 44), min_items=1,
                 max_items=3, num_train=4000, num_val=300, num_test=300,
                 foggy_num_train=2000, foggy_num_val=300, foggy_num_test=300,
                 ps_num_train=2000, ps_num_test=400),

@@ -21,10 +21,10 @@ PRESETS: Dict[str, dict] = {
     # Unit tests: seconds to build.
     'tiny': dict(shape=(32, 32, 48), splits=dict(train=8, val=2, test=4)),
     # Benchmark on 2 CPU cores.
-    'cpu': dict(shape=(48, 48, 64), splits=dict(train=96, val=8, test=32)),
+    'cpu': dict(shape=(48, 48, 64), splits=dict(train=160, val=8, test=32)),
     # The default 96x96x128 grid, for a GPU.
-    'gpu': dict(shape=(96, 96, 128), splits=dict(train=480, val=40,
-                                                   test=120)),
+    'gpu': dict(shape=(96, 96, 128),
+                splits=dict(train=480, val=40, test=120)),
 }
 
 
@@ -75,8 +75,8 @@ def build_phantom_pet(out_dir: str, preset: str = 'cpu', seed: int = 0,
                 exam_id=exam_id, lesion_id=lesion.lesion_id,
                 site=lesion.site.key, suv_max=round(lesion.suv_max, 3),
                 max_voxel=' '.join(map(str, lesion.max_index)),
-                volume_ml=round(float(lesion.mask.sum())
-                                * float(np.prod(exam.spacing)) / 1000, 3))
+                volume_ml=round(float(lesion.mask.sum() * np.prod(
+                    exam.spacing)) / 1000, 3))
                 for lesion in exam.lesions]
     write_csv(layout_paths.reports_path, ('exam_id', 'tracer', 'findings'),
               report_rows)

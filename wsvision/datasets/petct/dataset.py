@@ -1,4 +1,4 @@
-"""``PETCTGroundingDataset``: (PET/CT volume, report sentence) -> lesion mask."""
+"""``PETCTGroundingDataset``: (PET/CT volume, sentence) -> lesion mask."""
 import os
 from typing import List, Optional, Sequence
 

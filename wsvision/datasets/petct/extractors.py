@@ -144,7 +144,7 @@ class PromptedLLMExtractor(SliceSuvExtractor):
 
 @WEAK_LABELERS.register_module()
 class VotingExtractor(SliceSuvExtractor):
-    """Keeps a (slice, SUV) pair that at least ``min_votes`` extractors agree on.
+    """Keeps the (slice, SUV) pair that ``min_votes`` extractors agree on.
 
     Args:
         extractors: extractor configs or instances (the n voters).

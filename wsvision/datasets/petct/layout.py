@@ -125,7 +125,7 @@ class PETCTLayout:
 
     def load_exam(self, exam_id: str
                   ) -> Tuple[np.ndarray, np.ndarray, Tuple[float, ...]]:
-        """PET (SUV) and CT (HU) as (X, Y, Z) float32 arrays, and the spacing."""
+        """PET (SUV) and CT (HU) as (X, Y, Z) float32 arrays, and spacing."""
         pet_path, ct_path = self.pet_path(exam_id), self.ct_path(exam_id)
         pet, spacing = load_volume(pet_path, 'PET volume')
         ct, _ = load_volume(ct_path, 'CT volume')

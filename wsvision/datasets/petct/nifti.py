@@ -12,8 +12,9 @@ import numpy as np
 from ..io import DataError, check_file
 
 
-def save_volume(path: str, volume: np.ndarray, spacing: Sequence[float]) -> None:
-    """Write a (X, Y, Z) array with voxel size ``spacing`` (mm) as RAS+ NIfTI."""
+def save_volume(path: str, volume: np.ndarray,
+                spacing: Sequence[float]) -> None:
+    """Write a (X, Y, Z) array with voxel size ``spacing`` (mm) as RAS+."""
     import nibabel as nib
     if volume.ndim != 3:
         raise ValueError(f'volume for {path} must be 3-D (X, Y, Z), got shape '
@@ -28,8 +29,8 @@ def save_volume(path: str, volume: np.ndarray, spacing: Sequence[float]) -> None
     nib.save(image, path)
 
 
-def load_volume(path: str, what: str = 'volume',
-                dtype=np.float32) -> Tuple[np.ndarray, Tuple[float, float, float]]:
+def load_volume(path: str, what: str = 'volume', dtype=np.float32
+                ) -> Tuple[np.ndarray, Tuple[float, float, float]]:
     """Read a 3-D NIfTI as a RAS+ (X, Y, Z) array and its voxel size in mm.
 
     Raises:
@@ -58,7 +59,8 @@ def load_volume(path: str, what: str = 'volume',
     return volume, spacing
 
 
-def check_same_grid(volumes: dict, expected_shape: Optional[tuple] = None) -> None:
+def check_same_grid(volumes: dict,
+                    expected_shape: Optional[tuple] = None) -> None:
     """Refuse volumes of one exam that do not share one voxel grid.
 
     Args:

@@ -73,7 +73,8 @@ def _capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _lesion_sentence(rng, exam: PhantomExam, lesion, convention: str) -> ReportSentence:
+def _lesion_sentence(rng, exam: PhantomExam, lesion,
+                     convention: str) -> ReportSentence:
     kinds = list(LESION_SENTENCE_KINDS)
     kind = kinds[rng.choice(len(kinds), p=list(LESION_SENTENCE_KINDS.values()))]
     num_slices = exam.pet.shape[2]

@@ -22,7 +22,8 @@ def check_convention(convention: str) -> str:
 
 
 def slice_to_index(slice_number: int, num_slices: int, convention: str) -> int:
-    """Array index along the superior axis of 1-based report slice ``slice_number``."""
+    """Array index (along the superior axis) of 1-based report slice
+    ``slice_number``."""
     check_convention(convention)
     if not 1 <= slice_number <= num_slices:
         raise ValueError(f'slice {slice_number} is outside 1..{num_slices}')

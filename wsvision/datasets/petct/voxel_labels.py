@@ -84,14 +84,16 @@ def find_matching_component(pet: np.ndarray, slice_index: int, suv: float,
     return labels == best, None
 
 
-def _component_containing(binary: np.ndarray, seed: Tuple[int, ...]) -> np.ndarray:
+def _component_containing(binary: np.ndarray,
+                          seed: Tuple[int, ...]) -> np.ndarray:
     labels, _ = ndimage.label(binary, structure=SIX_CONNECTED)
     return labels == labels[seed]
 
 
 def background_uptake(pet: np.ndarray, mask: np.ndarray, gap: int = 1,
                       width: int = 2) -> float:
-    """Mean SUV in a shell ``width`` voxels thick, ``gap`` voxels outside ``mask``."""
+    """Mean SUV in a shell ``width`` voxels thick, ``gap`` voxels outside
+    ``mask``."""
     inner = ndimage.binary_dilation(mask, SIX_CONNECTED, iterations=gap)
     outer = ndimage.binary_dilation(inner, SIX_CONNECTED, iterations=width)
     shell = outer & ~inner

@@ -20,7 +20,7 @@ import numpy as np
 from ..io import DataError
 from .extractors import SliceSuvExtractor, build_extractor
 from .layout import WEAK_LABEL_COLUMNS, PETCTLayout, write_csv
-from .nifti import save_volume
+from .nifti import load_volume, save_volume
 from .report_text import is_background_sentence, split_sentences
 from .slices import slice_to_index
 from .voxel_labels import find_matching_component, iterative_threshold
@@ -164,9 +164,9 @@ def score_weak_labels(root: str, rows: Sequence[dict],
             raise DataError(f'{layout.sentences_path}: no ground truth for '
                             f'exam {key[0]} sentence {key[1]}')
         if row['exam_id'] not in lesion_masks:
-            pet, _, _ = layout.load_exam(row['exam_id'])
-            lesion_masks[row['exam_id']] = layout.load_label(
-                layout.lesion_mask_path(row['exam_id']), pet.shape)
+            lesion_masks[row['exam_id']] = load_volume(
+                layout.lesion_mask_path(row['exam_id']), 'lesion mask',
+                dtype=np.int32)[0]
         lesions = lesion_masks[row['exam_id']]
         label = layout.load_label(os.path.join(out_dir, row['label_file']),
                                   lesions.shape) > 0
@@ -184,8 +184,9 @@ def score_weak_labels(root: str, rows: Sequence[dict],
             reference = lesions == target
             dice_scores.append(2 * float((label & reference).sum())
                                / float(label.sum() + reference.sum()))
+    labelled_exams = {row['exam_id'] for row in rows}
     referring = sum(1 for row in truth.values() if row['lesion_id'] > 0
-                    and any(r['exam_id'] == row['exam_id'] for r in rows))
+                    and row['exam_id'] in labelled_exams)
     return dict(
         sentences=len(rows), kept=len(kept), dropped=len(rows) - len(kept),
         drop_reasons=dict(Counter(row['reason'] for row in rows

@@ -56,17 +56,23 @@ class RandomStateHook(Hook):
 
     priority = 'VERY_HIGH'
 
+    def __init__(self):
+        self._state = None
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['random_state'] = capture_random_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get('random_state')
-        if state is None or not runner.train_loop or isinstance(
-                runner.train_loop, dict):
+        self._state = checkpoint.get('random_state')
+
+    def before_train(self, runner) -> None:
+        state, self._state = self._state, None
+        # Only a resumed run continues the streams; ``load_from`` starts at 0.
+        if state is None or runner.iter == 0:
             return
-        loop, done = runner.train_loop, checkpoint['meta'].get('iter', 0)
-        if hasattr(loop, 'dataloader_iterator') and done > 0:
+        loop = runner.train_loop
+        if hasattr(loop, 'dataloader_iterator'):
             loop.dataloader_iterator = RestoreAfterSkip(
-                loop.dataloader_iterator, done, state)
+                loop.dataloader_iterator, runner.iter, state)
         else:
             restore_random_state(state)

@@ -1,0 +1,34 @@
+# AGMM++ on FashionScenes weak labels. Model, data, schedule, runtime and
+# seed are those of the fully supervised reference
+# (configs/deeplabv3plus/deeplabv3plus_r18_fashionscenes-full.py); only the
+# label loading and the losses differ. Each leaf config picks the weak-label
+# type (`train_dataloader.dataset.weak_label`); the partial-CE baselines
+# replace the losses.
+_base_ = [
+    '../../_base_/models/deeplabv3plus_r18.py',
+    '../../_base_/datasets/fashion_scenes_seg.py',
+    '../../_base_/schedules/seg_cpu_20min.py',
+    '../../_base_/default_runtime.py',
+]
+
+# The reference's training pipeline with a loader for every weak-label type
+# (PNG maps, tags, boxes) that also records the image tags before cropping,
+# and a packer that keeps the boxes.
+weak_label_transforms = dict(
+    LoadSegAnnotations=dict(type='LoadWeakSegAnnotations',
+                            num_classes=_base_.model.decode_head.num_classes),
+    PackSegInputs=dict(type='PackWeakSegInputs'))
+train_pipeline = [weak_label_transforms.get(transform['type'], transform)
+                  for transform in _base_.train_pipeline]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+model = dict(losses=[
+    dict(type='AGMMLoss',
+         num_classes=_base_.model.decode_head.num_classes,
+         feat_channels=_base_.model.decode_head.channels,
+         momentum=0.99,
+         temperature=1.0,
+         threshold=0.9,
+         prior_weight=0.0,
+         warmup_iters=200),
+])

@@ -1,0 +1,3 @@
+from .entropy_loss import EntropyMinimisationLoss
+
+__all__ = ['EntropyMinimisationLoss']

@@ -1,0 +1,267 @@
+"""Each AGMM / AGMM++ term against a small example computed by hand."""
+import math
+
+import pytest
+import torch
+
+from wsvision.models.losses.agmm import (AGMMLoss, BinaryProbs, ClassSlots,
+                                         OnlineGaussianMixture, absent_class_loss,
+                                         box_candidates, feature_labels, image_class_loss,
+                                         label_bce, separation_loss, symmetric_bce)
+from wsvision.structures import InstanceData, PixelData, SegDataSample
+
+U, P = 254, 255  # unlabelled, padding
+
+
+def sample(labels, tags=None, boxes=None, box_labels=None):
+    """A SegDataSample with a (H, W) weak label map, optional tags and boxes."""
+    data = SegDataSample()
+    data.gt_weak_seg = PixelData(data=torch.as_tensor(labels)[None])
+    if tags is not None:
+        data.gt_tags = torch.as_tensor(tags, dtype=torch.float32)
+    if boxes is not None:
+        data.gt_instances = InstanceData(bboxes=torch.as_tensor(boxes, dtype=torch.float32),
+                                         labels=torch.as_tensor(box_labels))
+    return data
+
+
+def test_feature_labels_keep_single_clicks_and_padding_apart():
+    labels = torch.tensor([[[0, U, 1, 1],
+                            [U, U, 2, 1],
+                            [U, U, P, P],
+                            [P, P, P, P]]])
+    # Cells: a lone click survives; majority vote; unlabelled; all padding.
+    assert feature_labels(labels, (2, 2), 3).tolist() == [[[0, 1], [U, P]]]
+
+
+def test_feature_labels_reject_unknown_values():
+    with pytest.raises(ValueError, match=r'\[7\]'):
+        feature_labels(torch.tensor([[[0, 7]]]), (1, 1), 3)
+
+
+def test_separation_loss_pairs_of_present_classes():
+    means = torch.tensor([[[0., 0.], [1., 0.], [2., 2.]]])
+    # d(mu0, mu1) = mean(|1|, |0|) = 0.5; d(mu0, mu2) = 2; d(mu1, mu2) = 1.5.
+    only_01 = separation_loss(means, torch.tensor([[True, True, False]]))
+    assert only_01.item() == pytest.approx(math.exp(-0.25), rel=1e-6)
+    all_pairs = separation_loss(means, torch.tensor([[True, True, True]]))
+    expected = (math.exp(-0.25) + math.exp(-4) + math.exp(-2.25)) / 3
+    assert all_pairs.item() == pytest.approx(expected, rel=1e-6)
+    assert separation_loss(means, torch.tensor([[True, False, False]])).item() == 0
+
+
+def test_symmetric_bce():
+    prob = torch.tensor([0.8, 0.3]).view(1, 2, 1, 1)
+    resp = torch.tensor([0.5, 0.9]).view(1, 2, 1, 1)
+    mask = torch.tensor([True, False]).view(1, 2, 1, 1)
+    # BCE(p=0.8, r=0.5) + BCE(r=0.5, p=0.8); the masked entry does not count.
+    expected = -(0.5 * math.log(0.8) + 0.5 * math.log(0.2)) + math.log(2)
+    loss = symmetric_bce(BinaryProbs.of(prob), BinaryProbs.of(resp), mask)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_label_bce_on_labelled_pixels():
+    # Slots hold classes 2 and 0 of a K = 3 problem; pixel 0 is labelled 0.
+    resp = torch.tensor([[0.2, 0.7], [0.9, 0.6]]).view(1, 2, 1, 2)  # (B, S, H, W)
+    labels = torch.tensor([[[0, U]]])  # the unlabelled pixel does not count
+    mask = torch.ones(1, 2, 1, 2, dtype=torch.bool)
+    loss = label_bce(BinaryProbs.of(resp), labels, mask, class_ids=torch.tensor([[2, 0]]))
+    assert loss.item() == pytest.approx((-math.log(0.8) - math.log(0.9)) / 2, rel=1e-6)
+
+
+def test_absent_class_loss():
+    prob = torch.tensor([[0.7, 0.2, 0.1], [0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]).T.reshape(1, 3, 1, 3)
+    valid = torch.tensor([[[True, True, False]]])  # the third pixel is padding
+    absent_2 = absent_class_loss(prob, torch.tensor([[False, False, True]]), valid)
+    assert absent_2.item() == pytest.approx(-(math.log(0.9) + math.log(0.75)) / 2, rel=1e-6)
+    absent_12 = absent_class_loss(prob, torch.tensor([[False, True, True]]), valid)
+    expected = -(math.log(0.8) + math.log(0.9) + math.log(0.75) + math.log(0.75)) / 2
+    assert absent_12.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_image_class_loss_pools_logits_over_valid_pixels():
+    logits = torch.tensor([[2., 0., 9.], [-1., -3., 9.]]).view(1, 2, 1, 3)
+    valid = torch.tensor([[[True, True, False]]])
+    # Scores: class 0 mean(2, 0) = 1 (positive), class 1 mean(-1, -3) = -2 (negative).
+    loss = image_class_loss(logits, torch.tensor([[True, False]]), torch.tensor([[False, True]]),
+                            valid)
+    expected = (math.log1p(math.exp(-1)) + math.log1p(math.exp(-2))) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    # A class in neither set (tagged, but maybe cropped out) is not supervised.
+    only_pos = image_class_loss(logits, torch.tensor([[True, False]]),
+                                torch.tensor([[False, False]]), valid)
+    assert only_pos.item() == pytest.approx(math.log1p(math.exp(-1)), rel=1e-6)
+
+
+def test_box_candidates_on_feature_cells():
+    # 8 x 8 input, 2 x 2 feature cells of 4 x 4 pixels; x2, y2 exclusive.
+    boxed_sample = sample(torch.zeros(8, 8, dtype=torch.long),
+                          boxes=[[0, 0, 3, 3], [5, 5, 8, 8], [3, 0, 5, 2]], box_labels=[1, 2, 1])
+    plain_sample = sample(torch.zeros(8, 8, dtype=torch.long))
+    candidates, boxed = box_candidates([boxed_sample, plain_sample], 4, 0, (2, 2), (8, 8), 'cpu')
+    assert candidates[0, 0].all()  # background is a candidate everywhere
+    assert candidates[0, 1].tolist() == [[True, True], [False, False]]
+    assert candidates[0, 2].tolist() == [[False, False], [False, True]]
+    assert not candidates[0, 3].any()
+    assert candidates[1].all()  # no boxes: no restriction
+    assert boxed.tolist() == [[False, True, True, False], [False] * 4]
+
+
+def cvpr_example():
+    """1 x 6 image, K = 2, C = 1 feature at the label resolution.
+
+    labels 0 0 1 1 U P with features 0 1 2 3 1.5 9: centres mu0 = 0.5, mu1 = 2.5.
+    """
+    labels = torch.tensor([[0, 0, 1, 1, U, P]])
+    feat = torch.tensor([0., 1., 2., 3., 1.5, 9.]).view(1, 1, 1, 6)
+    logits = torch.zeros(1, 2, 1, 6)  # p = 0.5 for both classes
+    return logits, feat, [sample(labels)]
+
+
+def test_reference_mode_terms_by_hand():
+    logits, feat, samples = cvpr_example()
+    terms = AGMMLoss(num_classes=2, feat_channels=1, reference_mode=True)(
+        seg_logits=logits, feat=feat, data_samples=samples)
+    assert set(terms) == {'loss_ce', 'loss_sep', 'loss_sbce', 'loss_label', 'loss_absent'}
+    assert terms['loss_ce'].item() == pytest.approx(math.log(2), rel=1e-6)
+    # r_k = exp(-d^2): d^2 to (mu0, mu1) per valid pixel is
+    # (.25, 6.25), (.25, 2.25), (2.25, .25), (6.25, .25), (1, 1); padding is left out.
+    sq_dists = [.25, 6.25, .25, 2.25, 2.25, .25, 6.25, .25, 1, 1]
+
+    def bce_pair(sq_dist):  # BCE(p=0.5, r) + BCE(r, p=0.5)
+        return math.log(2) + 0.5 * sq_dist - 0.5 * math.log(1 - math.exp(-sq_dist))
+    expected_sbce = sum(bce_pair(d) for d in sq_dists) / 10
+    assert terms['loss_sbce'].item() == pytest.approx(expected_sbce, rel=1e-5)
+    # Labelled pixels only: -log r for the label, -log(1 - r) for the other class.
+    labelled = [(.25, 6.25), (.25, 2.25), (.25, 2.25), (.25, 6.25)]
+    expected_label = sum(own - math.log(1 - math.exp(-other))
+                         for own, other in labelled) / 8
+    assert terms['loss_label'].item() == pytest.approx(expected_label, rel=1e-5)
+    assert terms['loss_sep'].item() == pytest.approx(math.exp(-4), rel=1e-5)
+    assert terms['loss_absent'].item() == 0  # no tags: the crop's classes, none absent
+
+
+def test_loss_weights_scale_terms_and_unknown_terms_fail():
+    logits, feat, samples = cvpr_example()
+    loss = AGMMLoss(2, 1, reference_mode=True, loss_weights=dict(loss_ce=3.0))
+    terms = loss(seg_logits=logits, feat=feat, data_samples=samples)
+    assert terms['loss_ce'].item() == pytest.approx(3 * math.log(2), rel=1e-6)
+    with pytest.raises(ValueError, match='loss_max'):
+        AGMMLoss(2, 1, reference_mode=True, loss_weights=dict(loss_max=1.0))
+
+
+def test_feature_width_mismatch_names_the_setting():
+    logits, feat, samples = cvpr_example()
+    with pytest.raises(ValueError, match='feat_channels'):
+        AGMMLoss(2, 8)(seg_logits=logits, feat=feat, data_samples=samples)
+
+
+def test_online_mixture_ema_by_hand():
+    mixture = OnlineGaussianMixture(num_classes=2, channels=1, momentum=0.5, min_var=0.01)
+    feat = torch.tensor([1., 3., 5., 7.]).view(1, 1, 1, 4)
+    mixture.update(feat, torch.tensor([[[0, 0, 1, U]]]))
+    # First sighting takes the batch estimate: class 0 {1, 3}, class 1 {5}.
+    assert mixture.mean[:, 0].tolist() == pytest.approx([2, 5])
+    assert mixture.var[:, 0].tolist() == pytest.approx([1, 0.01])  # 0 floored
+    assert mixture.weight.tolist() == pytest.approx([0.5 * 0.5 + 0.5 * 2 / 3,
+                                                     0.5 * 0.5 + 0.5 * 1 / 3])
+    mixture.update(torch.tensor([6., 100.]).view(1, 1, 1, 2), torch.tensor([[[0, P]]]))
+    # EMA for class 0 (batch {6}: mean 6, var 0 -> 0.01); class 1 unseen, kept.
+    assert mixture.mean[:, 0].tolist() == pytest.approx([4, 5])
+    assert mixture.var[:, 0].tolist() == pytest.approx([0.505, 0.01])
+    assert mixture.weight.tolist() == pytest.approx([0.5 * (0.25 + 1 / 3) + 0.5,
+                                                     0.5 * (0.25 + 1 / 6)])
+    assert mixture.initialised.tolist() == [True, True]
+    assert int(mixture.num_updates) == 2
+
+
+def set_mixture(loss, means, var=1.0):
+    mixture = loss.mixture
+    mixture.mean.copy_(torch.as_tensor(means, dtype=torch.float32).view(-1, 1))
+    mixture.var.fill_(var)
+    mixture.initialised.fill_(True)
+
+
+def agmm_plus(**kwargs):
+    options = dict(num_classes=2, feat_channels=1, momentum=0.5, warmup_iters=0)
+    options.update(kwargs)
+    return AGMMLoss(**options)
+
+
+def test_maximisation_loss_by_hand():
+    loss = agmm_plus()
+    set_mixture(loss, [0., 4.])
+    # One labelled pixel of class 0 at f = 1: log N = -1/2 (f - mu)^2 -> -0.5, -4.5.
+    terms = loss(seg_logits=torch.zeros(1, 2, 1, 1), feat=torch.ones(1, 1, 1, 1),
+                 data_samples=[sample(torch.tensor([[0]]), tags=[1, 1])])
+    assert terms['loss_max'].item() == pytest.approx(math.log1p(math.exp(-4)), rel=1e-5)
+    # The temperature divides the log-likelihoods.
+    loss = agmm_plus(temperature=2.0)
+    set_mixture(loss, [0., 4.])
+    terms = loss(seg_logits=torch.zeros(1, 2, 1, 1), feat=torch.ones(1, 1, 1, 1),
+                 data_samples=[sample(torch.tensor([[0]]), tags=[1, 1])])
+    assert terms['loss_max'].item() == pytest.approx(math.log1p(math.exp(-2)), rel=1e-5)
+
+
+@pytest.mark.parametrize('temperature,pseudo_labelled', [(1.0, True), (2.0, False)])
+def test_confident_pseudo_labels_join_the_m_step(temperature, pseudo_labelled):
+    # Unlabelled f = 1 between running centres 0 and 4: posterior of class 0 is
+    # 1 / (1 + e^-4) = 0.982 at T = 1 (>= 0.95), 1 / (1 + e^-2) = 0.881 at T = 2.
+    # The padding pixel (f = 0.5) never gets a pseudo-label.
+    loss = agmm_plus(temperature=temperature, threshold=0.95)
+    set_mixture(loss, [0., 4.])
+    logits = torch.tensor([[0., 0.], [0., 0.]]).view(1, 2, 1, 2)
+    terms = loss(seg_logits=logits, feat=torch.tensor([1., 0.5]).view(1, 1, 1, 2),
+                 data_samples=[sample(torch.tensor([[U, P]]), tags=[1, 1])])
+    expected_mean = 0.5 * 0 + 0.5 * 1 if pseudo_labelled else 0.0
+    assert loss.mixture.mean[0, 0].item() == pytest.approx(expected_mean)
+    assert loss.mixture.mean[1, 0].item() == pytest.approx(4.0)
+    # The pseudo-label supervises the network: CE of p = (0.5, 0.5) is log 2.
+    assert terms['loss_pseudo'].item() == pytest.approx(math.log(2) if pseudo_labelled else 0)
+
+
+def test_boxes_restrict_the_posterior_to_background_and_box_class():
+    # K = 3; one 2 x 2 image, feature cells = pixels. Box of class 2 covers the
+    # right column; the left column is outside (labelled background).
+    loss = agmm_plus(num_classes=3, threshold=0.5)
+    set_mixture(loss, [0., 5., 4.])
+    labels = torch.tensor([[0, U], [0, U]])
+    feat = torch.tensor([[0., 4.9], [0., 4.9]]).view(1, 1, 2, 2)
+    data = sample(labels, tags=[1, 0, 1], boxes=[[1, 0, 2, 2]], box_labels=[2])
+    loss(seg_logits=torch.zeros(1, 3, 2, 2), feat=feat, data_samples=[data])
+    # f = 4.9 is nearest to class 1 (mu = 5), which is not a candidate: the
+    # pixels inside the box go to class 2, and class 1 is untouched.
+    assert loss.mixture.mean[:, 0].tolist() == pytest.approx([0.0, 5.0, 0.5 * 4 + 0.5 * 4.9])
+
+
+def test_cam_prior_seeds_uninitialised_classes():
+    # No mixture yet: with prior_weight = 1 the posterior is the network's
+    # probabilities over the tagged classes {0, 2}: p = (0.2, 0.7, 0.1) ->
+    # (2/3, 1/3), confident at threshold 0.6, so the pixel seeds class 0.
+    loss = agmm_plus(num_classes=3, threshold=0.6, prior_weight=1.0)
+    logits = torch.tensor([0.2, 0.7, 0.1]).log().view(1, 3, 1, 1)
+    loss(seg_logits=logits, feat=torch.full((1, 1, 1, 1), 3.0),
+         data_samples=[sample(torch.tensor([[U]]), tags=[1, 0, 1])])
+    assert loss.mixture.initialised.tolist() == [True, False, False]
+    assert loss.mixture.mean[0, 0].item() == pytest.approx(3.0)
+
+
+def test_unmodelled_box_class_starts_from_its_box():
+    # Class 2 has no component yet: the cells inside its box (f = 4 and 6)
+    # start it; the cells outside are labelled background.
+    loss = agmm_plus(num_classes=3)
+    labels = torch.tensor([[0, 0, U, U]])
+    feat = torch.tensor([0., 0., 4., 6.]).view(1, 1, 1, 4)
+    data = sample(labels, tags=[1, 0, 1], boxes=[[2, 0, 4, 1]], box_labels=[2])
+    loss(seg_logits=torch.zeros(1, 3, 1, 4), feat=feat, data_samples=[data])
+    assert loss.mixture.initialised.tolist() == [True, False, True]
+    assert loss.mixture.mean[:, 0].tolist() == pytest.approx([0.0, 0.0, 5.0])
+
+
+def test_class_slots_gather_each_images_classes():
+    classes = torch.tensor([[False, True, False, True], [True, False, False, False]])
+    slots = ClassSlots.of(classes)
+    assert slots.index[0].tolist() == [1, 3]
+    assert slots.index[1, 0].item() == 0 and not classes[1, slots.index[1, 1]]
+    values = torch.arange(8.).view(2, 4, 1, 1)
+    assert slots.gather(values)[0].flatten().tolist() == [1., 3.]

@@ -1,0 +1,246 @@
+"""FashionScenes weakly-supervised segmentation: partial CE against AGMM++.
+
+``python tools/benchmarks/wsss_table.py --preset cpu`` builds FashionScenes and
+its weak labels (unless they exist), then trains and tests (test split mIoU),
+with the schedule and seed of the fully supervised reference:
+
+- the fully supervised reference
+  (``configs/deeplabv3plus/deeplabv3plus_r18_fashionscenes-full.py``);
+- for each weak-label type, the partial cross-entropy baseline and AGMM++
+  (``configs/agmm/{partial-ce,agmm}_deeplabv3plus_r18_fashionscenes-<type>.py``,
+  e.g. ``-scribble``).
+
+It prints ``label type | partial-CE mIoU | AGMM mIoU | AGMM / full ratio`` and
+writes ``wsss_table.json`` (every run's config, metrics, seed, wall time, and
+the git commit) and ``wsss_table.png`` (bar chart) to ``--out``. Every run
+lives in ``<out>/<config name>/``; a finished run (its ``result.json``) is
+skipped and an interrupted one resumes from its last checkpoint, so a long
+benchmark can be stopped and continued with the same command.
+
+Smoke run::
+
+    python tools/benchmarks/wsss_table.py --preset tiny --types points,boxes \\
+        --cfg-options train_cfg.max_iters=4 train_cfg.val_interval=4
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+from mmengine.config import DictAction
+
+from wsvision.datasets.fashion_scenes import PRESETS, build_fashion_scenes
+from wsvision.datasets.io import load_json
+from wsvision.utils.config import load_config
+from wsvision.weak_labels import (WEAK_LABEL_TYPES, CocoSplitSource, build_weak_labeler,
+                                  export_weak_labels)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+#: Weak-label type (its folder or JSON name) -> the suffix of its config names.
+LABEL_TYPES = {'scribbles': 'scribble', 'points': 'point', 'blocks50': 'block50',
+               'blocks20': 'block20', 'blocks10': 'block10', 'boxes': 'box', 'tags': 'tag'}
+FULL_CONFIG = 'configs/deeplabv3plus/deeplabv3plus_r18_fashionscenes-full.py'
+WEAK_CONFIG = 'configs/agmm/{method}_deeplabv3plus_r18_fashionscenes-{suffix}.py'
+METHODS = {'partial-ce': 'partial-CE', 'agmm': 'AGMM'}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--preset', default='cpu', choices=sorted(PRESETS),
+                        help='FashionScenes preset to build and train on')
+    parser.add_argument('--data', help='FashionScenes folder (default: data/fashion_scenes '
+                        'for the cpu preset, data/fashion_scenes_<preset> otherwise)')
+    parser.add_argument('--types', default=','.join(LABEL_TYPES),
+                        help='comma-separated weak-label types (default: all)')
+    parser.add_argument('--out', help='output folder (default: work_dirs/wsss_table_<preset>)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the data and weak-label build (training uses the '
+                        "configs' seed)")
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='overrides passed to every training and test run')
+    args = parser.parse_args(argv)
+    args.types = [t.strip() for t in args.types.split(',') if t.strip()]
+    unknown = sorted(set(args.types) - set(LABEL_TYPES))
+    if unknown or not args.types:
+        parser.error(f'--types: unknown {unknown}; choose from {", ".join(LABEL_TYPES)}')
+    default_data = 'fashion_scenes' if args.preset == 'cpu' else f'fashion_scenes_{args.preset}'
+    args.data = osp.abspath(args.data or osp.join(REPO, 'data', default_data))
+    args.out = osp.abspath(args.out or osp.join(REPO, 'work_dirs', f'wsss_table_{args.preset}'))
+    return args
+
+
+def prepare_data(data: str, preset: str, seed: int, label_types) -> None:
+    """Build the FashionScenes splits and the weak labels that are missing."""
+    meta_path = osp.join(data, 'meta.json')
+    if not osp.isfile(meta_path):
+        print(f'building FashionScenes ({preset}) in {data}')
+        build_fashion_scenes(data, preset=preset, seed=seed, progress=True)
+    meta = load_json(meta_path)
+    if meta.get('preset') != preset:
+        sys.exit(f'error: {meta_path} is a {meta.get("preset")!r} build, not {preset!r}; '
+                 'pass --data for another folder')
+    weak_dir = osp.join(data, 'train', 'weak')
+    missing = [t for t in label_types if not osp.isfile(osp.join(weak_dir, t, 'meta.json'))]
+    if missing:
+        print(f'generating weak labels {missing} in {weak_dir}')
+        labelers = {name: build_weak_labeler(name) for name in missing}
+        export_weak_labels(CocoSplitSource(osp.join(data, 'train')), labelers, weak_dir,
+                           seed=seed)
+
+
+def git_commit() -> str:
+    """HEAD's hash, with '+dirty' for uncommitted changes, or 'unknown'."""
+    def git(*args):
+        return subprocess.run(['git', *args], cwd=REPO, capture_output=True, text=True)
+    head = git('rev-parse', 'HEAD')
+    if head.returncode != 0:
+        return 'unknown'
+    dirty = git('status', '--porcelain', '--untracked-files=no').stdout.strip()
+    return head.stdout.strip() + ('+dirty' if dirty else '')
+
+
+def run_tool(cmd, log_path: str) -> float:
+    """Run a tool with its output in ``log_path``; returns the wall time."""
+    start = time.time()
+    with open(log_path, 'a') as log:
+        result = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, PYTHONPATH=REPO))
+    if result.returncode != 0:
+        raise RuntimeError(f'{" ".join(cmd[1:3])} failed (exit {result.returncode}); '
+                           f'see {log_path}')
+    return time.time() - start
+
+
+def parse_cfg_options(options) -> dict:
+    """``['key=value', ...]`` as ``tools/train.py`` reads ``--cfg-options``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    return parser.parse_args(['--cfg-options', *options] if options else []).cfg_options
+
+
+def last_checkpoint(work_dir: str):
+    """The checkpoint MMEngine recorded last in ``work_dir``, or None."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        path = f.read().strip()
+    return path if osp.isfile(path) else None
+
+
+def train_and_test(config: str, out: str, options) -> dict:
+    """Train ``config`` and test its last checkpoint, or load the finished run."""
+    name = osp.splitext(osp.basename(config))[0]
+    work_dir = osp.join(out, name)
+    result_path = osp.join(work_dir, 'result.json')
+    if osp.isfile(result_path):
+        print(f'{name}: done before, skipped')
+        return load_json(result_path)
+    os.makedirs(work_dir, exist_ok=True)
+    cfg = load_config(osp.join(REPO, config), parse_cfg_options(options))
+    resume = ['--resume'] if last_checkpoint(work_dir) else []
+    print(f'{name}: training' + (' (resumed)' if resume else ''), flush=True)
+    train_s = run_tool([sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
+                        '--work-dir', work_dir, *resume, '--cfg-options', *options],
+                       osp.join(work_dir, 'train.log'))
+    checkpoint = last_checkpoint(work_dir)
+    if checkpoint is None:
+        raise RuntimeError(f'{name}: training wrote no checkpoint in {work_dir}')
+    metrics_path = osp.join(work_dir, 'test_metrics.json')
+    test_s = run_tool([sys.executable, osp.join(REPO, 'tools', 'test.py'), config, checkpoint,
+                       '--work-dir', osp.join(work_dir, 'test'), '--out', metrics_path,
+                       '--cfg-options', *options], osp.join(work_dir, 'test.log'))
+    result = dict(config=config, checkpoint=osp.relpath(checkpoint, out),
+                  seed=cfg.randomness.get('seed'), max_iters=cfg.train_cfg.get('max_iters'),
+                  metrics=load_json(metrics_path), train_wall_s=round(train_s, 1),
+                  test_wall_s=round(test_s, 1), resumed=bool(resume))
+    with open(result_path, 'w') as f:
+        json.dump(result, f, indent=2)
+    print(f'{name}: mIoU {result["metrics"]["mIoU"]:.4f} (train {train_s:.0f} s)', flush=True)
+    return result
+
+
+def table_rows(results: dict, label_types) -> list:
+    full = results['full']['metrics']['mIoU']
+    rows = []
+    for label_type in label_types:
+        pce, agmm = (results[f'{method}-{label_type}']['metrics']['mIoU']
+                     for method in METHODS)
+        rows.append(dict(label_type=label_type, partial_ce_miou=pce, agmm_miou=agmm,
+                         agmm_full_ratio=agmm / full if full else float('nan')))
+    return rows
+
+
+def format_table(rows: list, full_miou: float) -> str:
+    header = ('label type', 'partial-CE mIoU', 'AGMM mIoU', 'AGMM / full ratio')
+    lines = [header] + [(row['label_type'], f'{row["partial_ce_miou"]:.4f}',
+                         f'{row["agmm_miou"]:.4f}', f'{row["agmm_full_ratio"]:.3f}')
+                        for row in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = [' | '.join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
+            for line in lines]
+    text.insert(1, '-+-'.join('-' * width for width in widths))
+    text.append(f'full supervision mIoU: {full_miou:.4f}')
+    return '\n'.join(text)
+
+
+def plot(rows: list, full_miou: float, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(1.4 * len(rows) + 2, 4))
+    ax.bar(x - 0.2, [row['partial_ce_miou'] for row in rows], 0.4, label='partial CE')
+    ax.bar(x + 0.2, [row['agmm_miou'] for row in rows], 0.4, label='AGMM++')
+    ax.axhline(full_miou, color='k', linestyle='--', label='full supervision')
+    ax.set_xticks(x, [row['label_type'] for row in rows])
+    ax.set_ylabel('test mIoU')
+    ax.set_title('FashionScenes: weak-label types')
+    ax.legend(loc='lower left')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    prepare_data(args.data, args.preset, args.seed, args.types)
+    options = [f'{split}_dataloader.dataset.data_root={args.data}'
+               for split in ('train', 'val', 'test')] + list(args.cfg_options)
+    configs = {'full': FULL_CONFIG}
+    for label_type in args.types:
+        for method in METHODS:
+            configs[f'{method}-{label_type}'] = WEAK_CONFIG.format(
+                method=method, suffix=LABEL_TYPES[label_type])
+    results, failures = {}, []
+    for key, config in configs.items():
+        try:
+            results[key] = train_and_test(config, args.out, options)
+        except RuntimeError as e:
+            failures.append(str(e))
+            print(f'error: {e}', file=sys.stderr)
+    if failures:
+        sys.exit(f'{len(failures)} run(s) failed; rerun the same command to retry them')
+
+    full_miou = results['full']['metrics']['mIoU']
+    rows = table_rows(results, args.types)
+    print(format_table(rows, full_miou))
+    summary = dict(preset=args.preset, data=args.data, data_seed=args.seed,
+                   git_commit=git_commit(), cfg_options=list(args.cfg_options),
+                   full_miou=full_miou, table=rows, runs=results,
+                   wall_s=round(time.time() - start, 1),
+                   weak_label_types={t: WEAK_LABEL_TYPES[t] for t in args.types})
+    with open(osp.join(args.out, 'wsss_table.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    plot(rows, full_miou, osp.join(args.out, 'wsss_table.png'))
+    print(f'written {osp.join(args.out, "wsss_table.json")} and wsss_table.png')
+
+
+if __name__ == '__main__':
+    main()

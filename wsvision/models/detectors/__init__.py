@@ -1,0 +1,3 @@
+from .faster_rcnn import FasterRCNN
+
+__all__ = ['FasterRCNN']

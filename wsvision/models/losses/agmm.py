@@ -1,0 +1,574 @@
+"""AGMM and AGMM++: weakly-supervised segmentation with adaptive Gaussian mixtures.
+
+- AGMM, "Sparsely Annotated Semantic Segmentation with Adaptive Gaussian
+  Mixtures" (CVPR 2023): points and scribbles.
+- AGMM++, "Modeling the Label Distributions for Weakly-Supervised Semantic
+  Segmentation" (TPAMI 2025): adds an online EM over running class
+  statistics, and image tags, blocks and boxes.
+
+The segmentor's fused decoder feature ``feat`` (B, C, h, w) is modelled by a
+Gaussian mixture with one component per class. Labelled pixels fix the
+components; the mixture's responses then act as soft targets for every pixel,
+labelled or not. With labels y (B, H, W), network probabilities
+p = softmax(logits) and responses r, the terms (all weights 1 in the paper)
+are:
+
+1. ``loss_ce``: partial cross-entropy on the labelled pixels.
+2. class centres mu_k: mean feature of the labelled pixels of class k in each
+   image (one segment reduction, ``masked_class_mean``).
+3. ``loss_sep``: mean over pairs of classes labelled in the crop of
+   exp(-d(mu_i, mu_j)^2), d = channel-mean L1 distance.
+4. responses r_k(x) = exp(-d(f(x), mu_k)^2 / (2 sigma_k^2)) (Eq. 7), from the
+   fused ``gmm_log_likelihood``, masked to the candidate classes and to
+   non-padding pixels, upsampled to (H, W).
+5. ``loss_sbce``: symmetric BCE between p and r over candidate classes and
+   valid pixels; ``loss_label``: BCE between r and the one-hot labels on the
+   labelled pixels.
+6. ``loss_absent``: -sum_k log(1 - p_k) over the classes absent from the image
+   tags, averaged over valid pixels.
+
+``reference_mode=True`` is the CVPR reference code: sigma = 1, the
+channel-mean L1 distance, no mixture weights, r_k = exp(-d^2) per class, only
+the terms above. Otherwise (AGMM++) the mixture is a diagonal Gaussian per
+class with weights pi_k, r is its (tempered) posterior over the candidate
+classes, and:
+
+7. an online EM (``OnlineGaussianMixture``): each iteration the E-step takes
+   the posterior under the current mixture, and the M-step folds the labelled
+   and confidently pseudo-labelled pixels into EMA running means, variances
+   and weights, with the batch statistics summed over DDP ranks first.
+8. ``loss_max``: the maximisation loss, cross-entropy of the running
+   mixture's posterior against each pixel's assigned component: it pulls a
+   feature toward its component's centre and away from the others.
+9. ``loss_pseudo``: cross-entropy of the network on the unlabelled pixels
+   where the mixture is confident (posterior >= ``threshold``).
+10. ``loss_cls``: CAM-style multi-label loss on the image scores (global
+    average of the logits over valid pixels): what image tags and boxes
+    supervise directly.
+
+Labels: class ids 0..K-1, ``UNLABELLED`` (254) for pixels without a label and
+``IGNORE_INDEX`` (255) for crop padding. They stay apart throughout: padding
+is never a candidate for any class and never gets a pseudo-label.
+
+Which classes can a pixel have? The image tags (``gt_tags``, taken from the
+weak label before cropping, see ``LoadWeakSegAnnotations``) say which classes
+are in the image and so which are surely absent from the crop (term 6). The
+classes known to be in the crop are those with labelled pixels in it, plus
+those of the boxes that survive the crop; where the crop carries no label at
+all (image tags only), the image tags stand in. Classes labelled in the
+crop get per-image centres (term 2) and the separation loss; the known crop
+classes are the positives of term 10. Candidates for the responses are the
+classes labelled in the crop in reference mode (as the CVPR code); in AGMM++
+they are the image tags (a tagged class may be in the crop unlabelled, and
+the running mixture models it without a per-image centre), narrowed by
+boxes: outside every box only background, inside a box background and the
+box classes. Boxes and tags never label a pixel of an object class. A box
+class's component starts from the cells of its boxes (a tight box is mostly
+object), and the posterior then separates object from background. For tags,
+``prior_weight`` > 0 multiplies the posterior by the network's own
+probabilities (its class activation maps, trained by term 10) as a prior:
+the CAM seeds the labels and the mixture refines them.
+"""
+from typing import Dict, List, NamedTuple, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.dist import all_reduce
+
+from ...ops import gmm_log_likelihood, masked_class_mean
+from ...registry import MODELS
+from ...structures import IGNORE_INDEX, UNLABELLED, SegDataSample
+from .cross_entropy import PartialCrossEntropyLoss, labelled_mask, stack_labels
+
+EPS = 1e-6
+
+#: Every term ``AGMMLoss`` returns, in order; AGMM++ adds the last four.
+CVPR_TERMS = ('loss_ce', 'loss_sep', 'loss_sbce', 'loss_label', 'loss_absent')
+AGMM_PLUS_TERMS = ('loss_max', 'loss_pseudo', 'loss_cls')
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` where ``mask`` (broadcastable) holds; 0, still
+    attached to the graph (DDP needs every parameter's gradient), when it
+    holds nowhere."""
+    mask = mask.to(values.dtype).expand_as(values)
+    return (values * mask).sum() / mask.sum().clamp(min=1)
+
+
+def feature_labels(labels: torch.Tensor, size, num_classes: int) -> torch.Tensor:
+    """Sparse labels (B, H, W) -> (B, h, w) at the feature resolution.
+
+    Each feature cell takes the most frequent class among its labelled
+    pixels, so a one-pixel click survives the stride (nearest-neighbour
+    sampling would drop most clicks). A cell with no
+    labelled pixel is ``UNLABELLED`` when any of its pixels is, and
+    ``IGNORE_INDEX`` when all of them are padding.
+    """
+    allowed = (((labels >= 0) & (labels < num_classes)) | (labels == UNLABELLED)
+               | (labels == IGNORE_INDEX))
+    if not allowed.all():
+        bad = torch.unique(labels[~allowed]).tolist()
+        raise ValueError(f'labels hold values {bad[:10]} that are neither class ids in '
+                         f'[0, {num_classes}) nor {UNLABELLED} (unlabelled) or '
+                         f'{IGNORE_INDEX} (padding)')
+    known = labelled_mask(labels)
+    codes = torch.where(known, labels, torch.where(labels == UNLABELLED, num_classes,
+                                                   num_classes + 1))
+    one_hot = F.one_hot(codes, num_classes + 2).permute(0, 3, 1, 2).float()
+    area = F.adaptive_avg_pool2d(one_hot, tuple(size))  # (B, K + 2, h, w) fractions
+    class_area, best = area[:, :num_classes].max(1)
+    fallback = torch.where(area[:, num_classes] > 0, UNLABELLED, IGNORE_INDEX)
+    return torch.where(class_area > 0, best, fallback)
+
+
+def box_candidates(data_samples: List[SegDataSample], num_classes: int,
+                   background_id: Optional[int], feat_size, input_size, device):
+    """Candidate classes of each feature cell implied by the samples' boxes.
+
+    Returns ``(candidates, boxed)``: candidates (B, K, h, w) bool, for an
+    image with ``gt_instances`` background plus the classes of every box that
+    overlaps the cell, and all True for an image without boxes; boxed (B, K)
+    bool, the classes of the boxes in the image (after cropping).
+    """
+    (h, w), (H, W) = feat_size, input_size
+    candidates = torch.ones(len(data_samples), num_classes, h, w, dtype=torch.bool,
+                            device=device)
+    boxed = torch.zeros(len(data_samples), num_classes, dtype=torch.bool, device=device)
+    # Cell j spans input pixels [j, j + 1) * W / w; a box covers it if they overlap.
+    x_edges = torch.arange(w + 1, device=device) * (W / w)
+    y_edges = torch.arange(h + 1, device=device) * (H / h)
+    for index, sample in enumerate(data_samples):
+        if 'gt_instances' not in sample:
+            continue
+        boxes = sample.gt_instances.bboxes.to(device).float().reshape(-1, 4)
+        classes = sample.gt_instances.labels.to(device).long().reshape(-1)
+        if classes.numel() and (classes.min() < 0 or classes.max() >= num_classes):
+            raise ValueError(f'{sample.metainfo.get("img_path", f"sample {index}")}: box '
+                             f'classes {classes.tolist()} are not all in [0, {num_classes})')
+        in_x = (boxes[:, None, 0] < x_edges[None, 1:]) & (boxes[:, None, 2] > x_edges[None, :-1])
+        in_y = (boxes[:, None, 1] < y_edges[None, 1:]) & (boxes[:, None, 3] > y_edges[None, :-1])
+        inside = (in_y[:, :, None] & in_x[:, None, :]).flatten(1).float()  # (N, h * w)
+        class_of_box = F.one_hot(classes, num_classes).float()  # (N, K)
+        candidates[index] = (class_of_box.T @ inside > 0).view(num_classes, h, w)
+        if background_id is not None:
+            candidates[index, background_id] = True
+        boxed[index] = class_of_box.sum(0) > 0
+    return candidates, boxed
+
+
+def separation_loss(means: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Term 3: mean of exp(-d(mu_i, mu_j)^2) over pairs i < j of classes
+    present in the same image, d the channel-mean L1 distance.
+
+    means: (B, K, C) centres; present: (B, K) bool. The pairwise -d^2 comes
+    from the fused operator, with the centres standing in as a K x 1 "image".
+    """
+    K = means.shape[1]
+    neg_sq_dist = gmm_log_likelihood(means.transpose(1, 2)[..., None], means,
+                                     dist='l1_mean')[..., 0]  # (B, K, K)
+    upper = torch.ones(K, K, dtype=torch.bool, device=means.device).triu(1)
+    pairs = present[:, :, None] & present[:, None, :] & upper
+    return masked_mean(neg_sq_dist.exp(), pairs)
+
+
+class ClassSlots(NamedTuple):
+    """The classes each image can have, as S slots per image (S = the most
+    of any image in the batch, a handful of the K): the full-resolution
+    terms work on (B, S, H, W) gathers instead of (B, K, H, W) tensors.
+
+    ``index`` (B, S) holds each slot's class id. An image with fewer classes
+    fills its last slots with classes it cannot have, which every mask that
+    comes from the same (B, K) selection then leaves out.
+    """
+    index: torch.Tensor
+
+    @classmethod
+    def of(cls, classes: torch.Tensor) -> 'ClassSlots':
+        """classes: (B, K) bool."""
+        num_slots = max(int(classes.sum(1).max()), 1)
+        order = torch.argsort((~classes).to(torch.uint8), dim=1, stable=True)
+        return cls(order[:, :num_slots])
+
+    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(B, K, ...) -> (B, S, ...)."""
+        index = self.index.view(*self.index.shape, *(1, ) * (tensor.dim() - 2))
+        return tensor.gather(1, index.expand(-1, -1, *tensor.shape[2:]))
+
+
+class BinaryProbs(NamedTuple):
+    """Per-class probabilities p (B, K, H, W) with log p and log(1 - p),
+    clamped at ``EPS``: computed once and shared by every BCE term."""
+    prob: torch.Tensor
+    log: torch.Tensor
+    log_rest: torch.Tensor
+
+    @classmethod
+    def of(cls, prob: torch.Tensor) -> 'BinaryProbs':
+        return cls(prob, prob.clamp(min=EPS).log(), (1 - prob).clamp(min=EPS).log())
+
+
+def binary_cross_entropy(pred: BinaryProbs, target: torch.Tensor) -> torch.Tensor:
+    """Element-wise -[t log p + (1 - t) log(1 - p)], differentiable in both
+    arguments (``F.binary_cross_entropy`` has no gradient for the target)."""
+    return -(target * pred.log + (1 - target) * pred.log_rest)
+
+
+def symmetric_bce(net: BinaryProbs, resp: BinaryProbs, mask: torch.Tensor) -> torch.Tensor:
+    """Term 5a: BCE(p, r) + BCE(r, p) between the network's probabilities and
+    the responses, averaged over the (class, pixel) entries of ``mask``
+    (B, K, H, W) bool."""
+    return masked_mean(binary_cross_entropy(net, resp.prob)
+                       + binary_cross_entropy(resp, net.prob), mask)
+
+
+def label_bce(resp: BinaryProbs, labels: torch.Tensor, class_mask: torch.Tensor,
+              class_ids: torch.Tensor) -> torch.Tensor:
+    """Term 5b: BCE between the responses and the one-hot labels, averaged
+    over the labelled pixels and, at each, the classes of ``class_mask``.
+
+    resp and class_mask: (B, S, H, W) over the classes ``class_ids`` (B, S)
+    (see ``ClassSlots``); labels: (B, H, W). Only the labelled pixels are
+    gathered (a few percent of them for points and scribbles).
+    """
+    labelled = labelled_mask(labels)
+
+    def at_labelled(tensor):  # (B, S, H, W) -> (N, S)
+        return tensor.permute(0, 2, 3, 1)[labelled]
+
+    image_of_pixel = labelled.nonzero()[:, 0]
+    one_hot = (labels[labelled][:, None] == class_ids[image_of_pixel]).to(resp.prob.dtype)
+    bce = -(one_hot * at_labelled(resp.log) + (1 - one_hot) * at_labelled(resp.log_rest))
+    return masked_mean(bce, at_labelled(class_mask))
+
+
+def absent_class_loss(prob: torch.Tensor, absent: torch.Tensor,
+                      valid: torch.Tensor) -> torch.Tensor:
+    """Term 6: -sum_{k absent} log(1 - p_k(x)), averaged over valid pixels.
+    prob: (B, K, H, W); absent: (B, K) bool; valid: (B, H, W) bool."""
+    log_rest = (1 - prob).clamp(min=EPS).log()
+    per_pixel = -(log_rest * absent[..., None, None].to(prob.dtype)).sum(1)
+    return masked_mean(per_pixel, valid)
+
+
+def image_class_loss(seg_logits: torch.Tensor, positive: torch.Tensor,
+                     negative: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Term 10: multi-label BCE on image scores s_k = mean of the logits z_k
+    over valid pixels (the CAM classifier: global average pooling then a
+    linear layer, here the 1x1 classifier itself).
+
+    seg_logits: (B, K, H, W); positive, negative: (B, K) bool (classes in
+    neither are not supervised); valid: (B, H, W) bool.
+    """
+    weight = valid[:, None].to(seg_logits.dtype)
+    scores = (seg_logits * weight).sum((2, 3)) / weight.sum((2, 3)).clamp(min=1)
+    bce = F.binary_cross_entropy_with_logits(scores, positive.to(scores.dtype),
+                                             reduction='none')
+    return masked_mean(bce, positive | negative)
+
+
+class OnlineGaussianMixture(nn.Module):
+    """Running per-class diagonal Gaussians and mixture weights (AGMM++).
+
+    Buffers (so checkpoints hold them): ``mean`` (K, C), ``var`` (K, C),
+    ``weight`` (K,) summing to 1, ``initialised`` (K,) bool (the class has
+    been seen), ``num_updates`` () int64.
+
+    Args:
+        num_classes: K.
+        channels: C, the feature width.
+        momentum: EMA momentum m: stat <- m * stat + (1 - m) * batch stat.
+        min_var: variance floor (dead ReLU channels have zero variance).
+    """
+
+    def __init__(self, num_classes: int, channels: int, momentum: float = 0.99,
+                 min_var: float = 1e-2):
+        super().__init__()
+        if not 0 <= momentum < 1:
+            raise ValueError(f'momentum must be in [0, 1), got {momentum}')
+        if min_var <= 0:
+            raise ValueError(f'min_var must be positive, got {min_var}')
+        self.num_classes, self.channels = num_classes, channels
+        self.momentum, self.min_var = momentum, min_var
+        self.register_buffer('mean', torch.zeros(num_classes, channels))
+        self.register_buffer('var', torch.ones(num_classes, channels))
+        self.register_buffer('weight', torch.full((num_classes, ), 1.0 / num_classes))
+        self.register_buffer('initialised', torch.zeros(num_classes, dtype=torch.bool))
+        self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
+
+    @property
+    def log_var(self) -> torch.Tensor:
+        """(1, K, C)."""
+        return self.var.log()[None]
+
+    @property
+    def log_pi(self) -> torch.Tensor:
+        """(1, K)."""
+        return self.weight.clamp(min=EPS).log()[None]
+
+    @torch.no_grad()
+    def update(self, feat: torch.Tensor, assignment: torch.Tensor) -> None:
+        """M-step: fold one batch into the running statistics.
+
+        feat: (B, C, h, w); assignment: (B, h, w) component (class) of each
+        pixel, ``UNLABELLED`` / ``IGNORE_INDEX`` for none. The per-class
+        pixel counts, feature sums and squared-feature sums are summed over
+        DDP ranks before the EMA (a no-op without a process group), so every
+        rank holds the same statistics, those of the union of the batches.
+        A class seen for the first time takes the batch estimate as is.
+        """
+        feat = feat.detach().float()
+        means, counts = masked_class_mean(feat, assignment, self.num_classes)
+        sq_means, _ = masked_class_mean(feat.square(), assignment, self.num_classes)
+        counts = counts.to(feat.dtype)[..., None]  # (B, K, 1)
+        stats = torch.cat([counts, means * counts, sq_means * counts], 2).sum(0)
+        all_reduce(stats, op='sum')
+        stats = stats.to(self.mean)
+        count, total, sq_total = stats[:, 0], stats[:, 1:1 + self.channels], \
+            stats[:, 1 + self.channels:]
+        seen = count > 0
+        batch_mean = total / count.clamp(min=1)[:, None]
+        batch_var = (sq_total / count.clamp(min=1)[:, None] - batch_mean.square()).clamp(
+            min=self.min_var)
+        keep = torch.where(self.initialised, self.momentum, 0.0)[:, None]
+        self.mean.copy_(torch.where(seen[:, None], keep * self.mean + (1 - keep) * batch_mean,
+                                    self.mean))
+        self.var.copy_(torch.where(seen[:, None], keep * self.var + (1 - keep) * batch_var,
+                                   self.var))
+        if seen.any():
+            self.weight.mul_(self.momentum).add_((1 - self.momentum) * count / count.sum())
+        self.initialised |= seen
+        self.num_updates += 1
+
+    def log_likelihood(self, feat: torch.Tensor, means: Optional[torch.Tensor] = None,
+                       valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """log pi_k + log N(f(x); mu_k, diag(var_k)) up to a constant, (B, K, h, w),
+        with the running centres or ``means`` (B, K, C) in their place."""
+        means = self.mean[None] if means is None else means
+        return gmm_log_likelihood(feat, means, self.log_var, self.log_pi, dist='sq_l2',
+                                  valid_mask=valid_mask)
+
+
+@MODELS.register_module()
+class AGMMLoss(nn.Module):
+    """AGMM (``reference_mode=True``) or AGMM++ loss; see the module docstring.
+
+    Called by ``EncoderDecoder`` as ``loss(seg_logits=(B, K, H, W),
+    feat=(B, C, h, w), data_samples=[SegDataSample])``; each sample carries
+    ``gt_weak_seg`` (or ``gt_sem_seg``), and optionally ``gt_tags`` (K,) and
+    ``gt_instances`` (boxes). Returns the weighted terms ``CVPR_TERMS`` (+
+    ``AGMM_PLUS_TERMS``).
+
+    Args:
+        num_classes: K.
+        feat_channels: C, the decode head's feature width.
+        reference_mode: the CVPR code's choices (sigma = 1, L1-mean distance,
+            no pi, no online EM).
+        loss_weights: {term name: weight}; unnamed terms weigh 1.
+        momentum, min_var: of the running statistics (AGMM++).
+        temperature: the posterior is softmax(log-likelihood / (C *
+            temperature)): the log-likelihood per channel, tempered. Diagonal
+            Gaussians count the C correlated channels as independent
+            evidence, which makes the untempered posterior near 0/1 from the
+            start of training, and its mistakes then fight the labels.
+        threshold: posterior above which an unlabelled pixel gets a
+            pseudo-label (and joins the M-step).
+        prior_weight: exponent of the network's probabilities as a prior in
+            the posterior (CAM seeds); 0 for a mixture-only posterior.
+        warmup_iters: the pseudo-label and maximisation losses ramp up
+            linearly over this many iterations.
+        background_id: the background class (outside every box), or None.
+    """
+
+    def __init__(self, num_classes: int, feat_channels: int, reference_mode: bool = False,
+                 loss_weights: Optional[Dict[str, float]] = None, momentum: float = 0.99,
+                 min_var: float = 1e-2, temperature: float = 1.0, threshold: float = 0.9,
+                 prior_weight: float = 0.0, warmup_iters: int = 100,
+                 background_id: Optional[int] = 0):
+        super().__init__()
+        terms = CVPR_TERMS if reference_mode else CVPR_TERMS + AGMM_PLUS_TERMS
+        unknown = set(loss_weights or {}) - set(terms)
+        if unknown:
+            raise ValueError(f'AGMMLoss(reference_mode={reference_mode}) has no terms '
+                             f'{sorted(unknown)}; its terms are {list(terms)}')
+        if temperature <= 0 or not 0 < threshold <= 1 or prior_weight < 0 or warmup_iters < 0:
+            raise ValueError('AGMMLoss needs temperature > 0, 0 < threshold <= 1, '
+                             f'prior_weight >= 0 and warmup_iters >= 0; got {temperature}, '
+                             f'{threshold}, {prior_weight}, {warmup_iters}')
+        self.num_classes, self.feat_channels = num_classes, feat_channels
+        self.reference_mode = reference_mode
+        self.loss_weights = {name: float((loss_weights or {}).get(name, 1.0)) for name in terms}
+        self.threshold = threshold
+        # One scale for every Gaussian log-likelihood (see ``temperature``).
+        self.log_lik_scale = 1.0 / (feat_channels * temperature)
+        self.prior_weight, self.warmup_iters = prior_weight, warmup_iters
+        self.background_id = background_id
+        # Term 1 is the partial cross-entropy baseline itself.
+        self.partial_ce = PartialCrossEntropyLoss(loss_name='loss_ce')
+        self.mixture = None if reference_mode else OnlineGaussianMixture(
+            num_classes, feat_channels, momentum, min_var)
+
+    def forward(self, seg_logits: torch.Tensor, feat: torch.Tensor,
+                data_samples: List[SegDataSample], **kwargs) -> Dict[str, torch.Tensor]:
+        self._check_inputs(seg_logits, feat)
+        K, device = self.num_classes, seg_logits.device
+        feat = feat.float()
+        labels = stack_labels(data_samples).to(device)
+        valid = labels != IGNORE_INDEX
+        prob = seg_logits.float().softmax(1)
+        terms = self.partial_ce(seg_logits=seg_logits, data_samples=data_samples)
+
+        # Term 2: per-image centres from the labelled cells of the crop.
+        cell_labels = feature_labels(labels, feat.shape[-2:], K)
+        cell_valid = cell_labels != IGNORE_INDEX
+        means, counts = masked_class_mean(feat, cell_labels, K)
+        in_crop = counts > 0
+        candidates, boxed = box_candidates(data_samples, K, self.background_id,
+                                           feat.shape[-2:], labels.shape[-2:], device)
+        image_tags = self._image_tags(data_samples, in_crop)
+        crop_tags = in_crop | boxed
+        crop_tags = torch.where(crop_tags.any(1, keepdim=True), crop_tags, image_tags)
+
+        terms['loss_sep'] = separation_loss(means, in_crop)
+        if self.reference_mode:
+            # Eq. 7 with sigma = 1, d the channel-mean L1 distance: r = exp(-d^2).
+            cell_resp = gmm_log_likelihood(feat, means, dist='l1_mean',
+                                           valid_mask=cell_valid).exp()
+            cell_candidates = in_crop[..., None, None] & cell_valid[:, None]
+            cell_mask = cell_candidates
+        else:
+            cell_candidates = (candidates & (image_tags | crop_tags)[..., None, None]
+                               & cell_valid[:, None])
+            cell_resp, mixture_ok = self._posterior(feat, means, in_crop, cell_candidates,
+                                                    cell_valid, prob)
+            # Terms 4-5 need the mixture: only cells where it models every candidate.
+            cell_mask = cell_candidates & mixture_ok[:, None]
+        slots = ClassSlots.of(cell_candidates.flatten(2).any(2))
+        size = labels.shape[-2:]
+        net = BinaryProbs.of(slots.gather(prob))
+        resp = BinaryProbs.of(F.interpolate(slots.gather(cell_resp * cell_mask), size=size,
+                                            mode='bilinear', align_corners=False))
+        class_mask = _upsample_mask(slots.gather(cell_mask), size) & valid[:, None]
+        terms['loss_sbce'] = symmetric_bce(net, resp, class_mask)
+        terms['loss_label'] = label_bce(resp, labels, class_mask, slots.index)
+        terms['loss_absent'] = absent_class_loss(prob, ~image_tags, valid)
+        if not self.reference_mode:
+            seeds = self._box_seeds(candidates, boxed, cell_labels)
+            terms.update(self._agmm_plus_terms(seg_logits, feat, labels, cell_labels,
+                                               cell_valid, cell_resp.detach(), slots, seeds,
+                                               crop_tags, image_tags))
+        return {name: self.loss_weights[name] * value for name, value in terms.items()}
+
+    def _check_inputs(self, seg_logits: torch.Tensor, feat: torch.Tensor) -> None:
+        if seg_logits.dim() != 4 or seg_logits.shape[1] != self.num_classes:
+            raise ValueError(f'AGMMLoss(num_classes={self.num_classes}) expects seg_logits '
+                             f'(B, {self.num_classes}, H, W), got {tuple(seg_logits.shape)}')
+        if feat.dim() != 4 or feat.shape[:2] != (seg_logits.shape[0], self.feat_channels):
+            raise ValueError(f'AGMMLoss(feat_channels={self.feat_channels}) expects feat '
+                             f'(B, {self.feat_channels}, h, w), got {tuple(feat.shape)}; set '
+                             'feat_channels to the decode head channels')
+
+    def _image_tags(self, data_samples: List[SegDataSample], in_crop: torch.Tensor):
+        """(B, K) bool: ``gt_tags`` of each sample, or the classes labelled in
+        the crop for a sample without tags."""
+        rows = []
+        for index, sample in enumerate(data_samples):
+            if 'gt_tags' not in sample:
+                rows.append(in_crop[index])
+                continue
+            tags = torch.as_tensor(sample.gt_tags, device=in_crop.device)
+            if tags.shape != (self.num_classes, ):
+                raise ValueError(f'{sample.metainfo.get("img_path", f"sample {index}")}: '
+                                 f'gt_tags has shape {tuple(tags.shape)}, expected '
+                                 f'({self.num_classes},)')
+            rows.append(tags > 0.5)
+        return torch.stack(rows)
+
+    def _posterior(self, feat, means, in_crop, cell_mask, cell_valid, prob):
+        """E-step: posterior over each cell's candidate classes, (B, K, h, w).
+
+        Components: the crop's own centre for a class labelled in it (items
+        vary in colour between images), else the running centre; running
+        variances and weights. Returns the posterior (0 off the candidates)
+        and mixture_ok (B, h, w): every candidate of the cell is modelled.
+        Without that the posterior is the prior alone (uniform when
+        ``prior_weight`` is 0).
+        """
+        mixture = self.mixture
+        centres = torch.where(in_crop[..., None], means, mixture.mean[None])
+        log_lik = mixture.log_likelihood(feat, centres, cell_valid) * self.log_lik_scale
+        modelled = in_crop | mixture.initialised[None]
+        mixture_ok = ~(cell_mask & ~modelled[..., None, None]).any(1)
+        score = torch.where(mixture_ok[:, None], log_lik, torch.zeros_like(log_lik))
+        if self.prior_weight > 0:
+            cell_prob = F.adaptive_avg_pool2d(prob.detach(), feat.shape[-2:])
+            score = score + self.prior_weight * cell_prob.clamp(min=EPS).log()
+        # A finite fill: a cell without candidates (padding) must not give NaNs.
+        posterior = score.masked_fill(~cell_mask, torch.finfo(score.dtype).min).softmax(1)
+        return posterior * cell_mask, mixture_ok
+
+    def _box_seeds(self, candidates, boxed, cell_labels):
+        """(B, h, w): the box class of each unlabelled cell inside boxes of a
+        single class that the mixture does not model yet, else UNLABELLED.
+
+        No pixel of a box class is ever labelled, so its component starts
+        from the cells of its boxes (a tight box is mostly object); from then
+        on the posterior decides between it and background.
+        """
+        objects = candidates & boxed.any(1)[:, None, None, None]
+        if self.background_id is not None:
+            objects[:, self.background_id] = False
+        box_class = objects.float().argmax(1)
+        seed = ((objects.sum(1) == 1) & (cell_labels == UNLABELLED)
+                & ~self.mixture.initialised[box_class])
+        return torch.where(seed, box_class, torch.full_like(box_class, UNLABELLED))
+
+    def _agmm_plus_terms(self, seg_logits, feat, labels, cell_labels, cell_valid,
+                         posterior, slots, seeds, crop_tags, image_tags):
+        """Terms 7-10. ``posterior`` (B, K, h, w) is the detached E-step,
+        non-zero on the classes of ``slots`` only; ``seeds`` (B, h, w) the
+        first cells of unmodelled box classes."""
+        mixture = self.mixture
+        ramp = min(1.0, float(mixture.num_updates) / self.warmup_iters) \
+            if self.warmup_iters else 1.0
+        # Pseudo-labels where the mixture is confident, on unlabelled pixels only.
+        resp = F.interpolate(slots.gather(posterior), size=labels.shape[-2:], mode='bilinear',
+                             align_corners=False)
+        confidence, slot = resp.max(1)
+        pseudo = slots.index.gather(1, slot.flatten(1)).view_as(slot)
+        use_pseudo = (labels == UNLABELLED) & (confidence >= self.threshold)
+        pseudo_target = torch.where(use_pseudo, pseudo, torch.full_like(pseudo, IGNORE_INDEX))
+        loss_pseudo = F.cross_entropy(seg_logits, pseudo_target, ignore_index=IGNORE_INDEX,
+                                      reduction='sum') / use_pseudo.sum().clamp(min=1)
+
+        # Each cell's component: its label, else a confident pseudo-label,
+        # else its box class while that class has no component yet.
+        cell_conf, cell_pseudo = posterior.max(1)
+        confident = (cell_labels == UNLABELLED) & (cell_conf >= self.threshold)
+        assignment = torch.where(confident, cell_pseudo, cell_labels)
+        assignment = torch.where(assignment == UNLABELLED, seeds, assignment)
+
+        # Term 8: maximisation loss under the running mixture (its statistics
+        # are buffers, so the gradient moves the features only).
+        log_lik = mixture.log_likelihood(feat, valid_mask=cell_valid) * self.log_lik_scale
+        known = mixture.initialised
+        log_lik = log_lik.masked_fill(~known[None, :, None, None], float('-inf'))
+        assigned = labelled_mask(assignment)
+        target_ok = assigned & known[assignment.clamp(max=self.num_classes - 1)]
+        max_target = torch.where(target_ok, assignment, torch.full_like(assignment, IGNORE_INDEX))
+        if int(known.sum()) >= 2 and target_ok.any():
+            loss_max = F.cross_entropy(log_lik, max_target, ignore_index=IGNORE_INDEX)
+        else:
+            loss_max = feat.sum() * 0
+
+        valid = labels != IGNORE_INDEX
+        loss_cls = image_class_loss(seg_logits, crop_tags, ~image_tags, valid)
+        if self.training:
+            mixture.update(feat, assignment)  # M-step after this iteration's E-step
+        return dict(loss_max=ramp * loss_max, loss_pseudo=ramp * loss_pseudo,
+                    loss_cls=loss_cls)
+
+
+def _upsample_mask(mask: torch.Tensor, size) -> torch.Tensor:
+    """(B, K, h, w) bool -> (B, K, H, W) bool, nearest neighbour."""
+    return F.interpolate(mask.float(), size=tuple(size), mode='nearest') > 0.5

@@ -1,0 +1,3 @@
+from .rpn import RPN, RPNOutput
+
+__all__ = ['RPN', 'RPNOutput']

@@ -1,0 +1,88 @@
+"""Per-image class centres from a sparse label mask, as one segment reduction.
+
+AGMM's centres mu_k are the mean feature of the labelled pixels of class k in
+each image. The reference code loops over images and classes in Python;
+:func:`masked_class_mean` sums every (image, class) segment in one kernel call
+(an ``index_add_`` in the PyTorch reference) and divides by the counts.
+"""
+import torch
+
+from ..structures import IGNORE_INDEX, UNLABELLED
+from .backend import get_kernels
+from .validation import check_features
+
+
+class _SegmentSum(torch.autograd.Function):
+    """sums[b, k, c] = sum of feat[b, c, p] over pixels with segment[b, p] == k."""
+
+    @staticmethod
+    def forward(ctx, feat, segment, num_segments, kernels):
+        ctx.save_for_backward(segment)
+        ctx.feat_shape = feat.shape
+        ctx.kernels = kernels
+        return kernels.segment_sum_forward(feat.contiguous(), segment, num_segments)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_sums):
+        segment, = ctx.saved_tensors
+        grad_feat = ctx.kernels.segment_sum_backward(
+            grad_sums.contiguous(), segment, ctx.feat_shape[1])
+        return grad_feat.view(ctx.feat_shape), None, None, None
+
+
+def _segments(labels, num_classes, ignore):
+    """(B, h * w) int32 class index per pixel, -1 for ignored values.
+
+    Raises ValueError for a label that is neither ignored nor in [0, K).
+    """
+    ignored = torch.isin(labels, torch.tensor(sorted(ignore), device=labels.device))
+    unexpected = ~ignored & ((labels < 0) | (labels >= num_classes))
+    if unexpected.any():
+        values = torch.unique(labels[unexpected]).tolist()
+        raise ValueError(f'labels hold values {values[:10]} that are neither class ids in '
+                         f'[0, {num_classes}) nor ignored values {sorted(ignore)}')
+    return torch.where(ignored, -1, labels).to(torch.int32).flatten(1)
+
+
+def masked_class_mean(feat, labels, num_classes, ignore=(UNLABELLED, IGNORE_INDEX),
+                      impl=None):
+    """Mean feature of each class's labelled pixels, per image.
+
+    means[b, k] = sum_{x: labels[b, x] = k} feat[b, :, x] / counts[b, k],
+    and 0 for a class with no pixel in image b (count 0).
+
+    Args:
+        feat (Tensor): (B, C, h, w) float32 or float64 features.
+        labels (Tensor): (B, h, w) integer class ids at feat's resolution.
+        num_classes (int): K; labels must be in [0, K) or in ``ignore``.
+        ignore (int | Iterable[int]): label values that belong to no class,
+            by default UNLABELLED (254) and IGNORE_INDEX (255).
+        impl (str | None): 'auto', 'torch', 'cpp' or 'cuda' (see
+            :func:`wsvision.ops.backend.get_kernels`).
+
+    Returns:
+        tuple[Tensor, Tensor]: means (B, K, C), differentiable w.r.t. feat,
+        and counts (B, K) int64, the number of pixels of each class.
+    """
+    check_features(feat)
+    B, C, h, w = feat.shape
+    if not isinstance(labels, torch.Tensor) or tuple(labels.shape) != (B, h, w):
+        got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f'labels must have shape (B, h, w) = {(B, h, w)} to match feat '
+                         f'{tuple(feat.shape)}, got {got}; resize the labels to the feature '
+                         'map first')
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise ValueError(f'labels must be an integer tensor, got {labels.dtype}')
+    if labels.device != feat.device:
+        raise ValueError(f'labels are on {labels.device} but feat is on {feat.device}')
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f'num_classes must be a positive int, got {num_classes!r}')
+    ignore = {ignore} if isinstance(ignore, int) else set(ignore)
+    segment = _segments(labels, num_classes, ignore)
+    valid = segment >= 0
+    rows = (torch.arange(B, device=feat.device)[:, None] * num_classes + segment)[valid]
+    counts = torch.bincount(rows, minlength=B * num_classes).view(B, num_classes)
+    sums = _SegmentSum.apply(feat, segment, num_classes, get_kernels(feat.device, impl))
+    means = sums / counts.clamp(min=1)[..., None].to(sums.dtype)
+    return means, counts
