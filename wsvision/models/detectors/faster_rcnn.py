@@ -1,6 +1,6 @@
 """Faster R-CNN (Ren et al., NeurIPS 2015) with a feature pyramid.
 
-The detector is an MMEngine ``BaseModel``: ``forward(inputs, data_samples,
+The detector is an MMEngine model (``TaskModel``): ``forward(inputs, data_samples,
 mode)`` with ``mode`` in ``'loss'``, ``'predict'`` or ``'tensor'``. Its stages
 are public so that methods built on it (mean teachers, prototype losses,
 pseudo-label mining) call them directly:
@@ -19,18 +19,18 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
 from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import clip_boxes_to_image
 
 from ...registry import MODELS
 from ...structures import DetDataSample
+from ..base_model import TaskModel
 from ..roi_heads import RoIHeadOutput
 from ..rpn import RPNOutput
 
 
 @MODELS.register_module()
-class FasterRCNN(BaseModel):
+class FasterRCNN(TaskModel):
     """Backbone, FPN neck, RPN and RoI head.
 
     Args:
@@ -104,23 +104,13 @@ class FasterRCNN(BaseModel):
             sample.pred_instances = instances
         return data_samples
 
-    def _forward(self, inputs: torch.Tensor,
+    def tensor_forward(self, inputs: torch.Tensor,
                  data_samples: Optional[List[DetDataSample]] = None
                  ) -> RoIHeadOutput:
         feats = self.extract_feat(inputs)
         proposals = self.rpn_proposals(inputs, feats, data_samples).proposals
         return self.roi_forward(feats, proposals)
 
-    def forward(self, inputs: torch.Tensor,
-                data_samples: Optional[List[DetDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs, data_samples)
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
 
 def build_adapter(cfg: Optional[dict]) -> nn.Module:

@@ -13,10 +13,10 @@ from typing import Dict, List, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from ...registry import MODELS
+from ..base_model import TaskModel
 from ...structures import PixelData, SegDataSample
 
 
@@ -63,7 +63,7 @@ class DeepLabV3PlusHead(nn.Module):
 
 
 @MODELS.register_module()
-class EncoderDecoder(BaseModel):
+class EncoderDecoder(TaskModel):
     """Backbone + decode head + pluggable losses.
 
     Args:
@@ -99,16 +99,8 @@ class EncoderDecoder(BaseModel):
                                align_corners=False)
         return logits, feat
 
-    def forward(self, inputs: torch.Tensor,
-                data_samples: Optional[List[SegDataSample]] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.encode_decode(inputs)[0]
-        raise ValueError(f'unknown mode {mode!r}; expected loss, predict or tensor')
+    def tensor_forward(self, inputs: torch.Tensor, data_samples=None):
+        return self.encode_decode(inputs)[0]
 
     def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
         seg_logits, feat = self.encode_decode(inputs)
