@@ -115,5 +115,5 @@ def test_no_text_baseline_ignores_the_sentence():
     second = model(inputs, samples(['left liver lesion'], shape),
                    mode='tensor')
     torch.testing.assert_close(first, second)
-    with pytest.raises(ValueError, match='unknown mode'):
+    with pytest.raises(ValueError, match='mode must be'):
         model(inputs, None, mode='features')

@@ -9,14 +9,14 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 
 from ...registry import ENCODERS, MODELS
+from ..base_model import TaskModel
 from .dynunet_text import build_dynunet
 
 
 @MODELS.register_module()
-class ConTEXTualNet3D(BaseModel):
+class ConTEXTualNet3D(TaskModel):
     """
     Args:
         filters, strides: DynUNet widths and strides per level (the paper:
@@ -76,24 +76,11 @@ class ConTEXTualNet3D(BaseModel):
         return self.text_encoder.encode_text(
             [sample.metainfo['text'] for sample in data_samples])
 
-    def forward(self, inputs: torch.Tensor, data_samples=None,
-                mode: str = 'tensor'):
-        """
-        Args:
-            inputs: (B, 2, X, Y, Z) [PET, CT] in [0, 1].
-            data_samples: ``GroundingDataSample`` list (text, ``gt_mask``).
-            mode: 'loss' -> dict of losses; 'predict' -> data samples with
-                ``pred_mask`` (1, X, Y, Z) uint8; 'tensor' -> (B, 2, X, Y, Z)
-                logits of one full-volume pass.
-        """
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.net(inputs, *self.encode_text(data_samples))
-        raise ValueError(f'unknown mode {mode!r}; expected loss, predict or '
-                         'tensor')
+    def tensor_forward(self, inputs: torch.Tensor, data_samples=None):
+        """inputs (B, 2, X, Y, Z) [PET, CT] in [0, 1] -> (B, 2, X, Y, Z) logits
+        of one full-volume pass (``mode='predict'`` gives data samples with
+        ``pred_mask`` (1, X, Y, Z) uint8, ``mode='loss'`` a dict of losses)."""
+        return self.net(inputs, *self.encode_text(data_samples))
 
     def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
         tokens, token_mask = self.encode_text(data_samples)
