@@ -2,7 +2,8 @@
 # The main job: build FashionScenes (`cpu` preset), write the scribble weak
 # labels, train AGMM on them, evaluate on the test split, and write PNG
 # overlays of the predictions to the work dir. Re-running resumes where it
-# stopped. Override CONFIG, DATA or PYTHON from the environment.
+# stopped. Override CONFIG, DATA, WEAK or PYTHON from the environment, and add
+# training overrides with OPTIONS (e.g. OPTIONS="train_cfg.max_iters=100").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -17,7 +18,8 @@ WORK_DIR=work_dirs/$(basename "$CONFIG" .py)
     --data "$DATA" --split train --type "$WEAK"
 "$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --resume \
     --cfg-options "train_dataloader.dataset.data_root=$DATA" \
-    "val_dataloader.dataset.data_root=$DATA" "test_dataloader.dataset.data_root=$DATA"
+    "val_dataloader.dataset.data_root=$DATA" "test_dataloader.dataset.data_root=$DATA" \
+    ${OPTIONS:-}
 CHECKPOINT=$(cat "$WORK_DIR/last_checkpoint")
 "$PYTHON" tools/test.py "$CONFIG" "$CHECKPOINT" --work-dir "$WORK_DIR" \
     --out "$WORK_DIR/test_metrics.json" --show-dir "$WORK_DIR/overlays" \
