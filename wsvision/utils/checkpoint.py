@@ -5,7 +5,7 @@
   (``HistoryBuffer`` objects holding numpy arrays and numpy scalars), which the
   weights-only unpickler rejects, so ``--resume`` crashes. We make
   ``HistoryBuffer`` pickle as a plain constructor call and allow exactly those
-  types and nothing else; ``weights_only=False`` is never used.
+  types and nothing else; weights-only loading is never turned off.
 - ``use_atomic_local_writes``: a checkpoint (and the ``last_checkpoint``
   pointer) is written to a temporary file in the same folder and then renamed
   into place, so a run killed mid-write never leaves a truncated checkpoint.
