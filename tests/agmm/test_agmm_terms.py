@@ -150,6 +150,16 @@ def test_loss_weights_scale_terms_and_unknown_terms_fail():
         AGMMLoss(2, 1, reference_mode=True, loss_weights=dict(loss_max=1.0))
 
 
+def test_terms_of_weight_zero_are_skipped_and_others_unchanged():
+    logits, feat, samples = cvpr_example()
+    full = AGMMLoss(2, 1, reference_mode=True)(seg_logits=logits, feat=feat,
+                                               data_samples=samples)
+    loss = AGMMLoss(2, 1, reference_mode=True, loss_weights=dict(loss_sbce=0.0, loss_sep=0.0))
+    terms = loss(seg_logits=logits, feat=feat, data_samples=samples)
+    assert terms['loss_sbce'].item() == 0 and terms['loss_sep'].item() == 0
+    assert terms['loss_label'].item() == pytest.approx(full['loss_label'].item())
+
+
 def test_feature_width_mismatch_names_the_setting():
     logits, feat, samples = cvpr_example()
     with pytest.raises(ValueError, match='feat_channels'):

@@ -429,7 +429,8 @@ class AGMMLoss(nn.Module):
         crop_tags = in_crop | boxed
         crop_tags = torch.where(crop_tags.any(1, keepdim=True), crop_tags, image_tags)
 
-        terms['loss_sep'] = separation_loss(means, in_crop)
+        terms['loss_sep'] = (separation_loss(means, in_crop) if self._weighs('loss_sep')
+                             else self._skipped(seg_logits))
         if self.reference_mode:
             # Eq. 7 with sigma = 1, d the channel-mean L1 distance: r = exp(-d^2).
             cell_resp = gmm_log_likelihood(feat, means, dist='l1_mean',
@@ -444,13 +445,17 @@ class AGMMLoss(nn.Module):
             # Terms 4-5 need the mixture: only cells where it models every candidate.
             cell_mask = cell_candidates & mixture_ok[:, None]
         slots = ClassSlots.of(cell_candidates.flatten(2).any(2))
-        size = labels.shape[-2:]
-        net = BinaryProbs.of(slots.gather(prob))
-        resp = BinaryProbs.of(F.interpolate(slots.gather(cell_resp * cell_mask), size=size,
-                                            mode='bilinear', align_corners=False))
-        class_mask = _upsample_mask(slots.gather(cell_mask), size) & valid[:, None]
-        terms['loss_sbce'] = symmetric_bce(net, resp, class_mask)
-        terms['loss_label'] = label_bce(resp, labels, class_mask, slots.index)
+        terms['loss_sbce'] = terms['loss_label'] = self._skipped(seg_logits)
+        if self._weighs('loss_sbce') or self._weighs('loss_label'):
+            size = labels.shape[-2:]
+            resp = BinaryProbs.of(F.interpolate(slots.gather(cell_resp * cell_mask), size=size,
+                                                mode='bilinear', align_corners=False))
+            class_mask = _upsample_mask(slots.gather(cell_mask), size) & valid[:, None]
+            if self._weighs('loss_sbce'):
+                net = BinaryProbs.of(slots.gather(prob))
+                terms['loss_sbce'] = symmetric_bce(net, resp, class_mask)
+            if self._weighs('loss_label'):
+                terms['loss_label'] = label_bce(resp, labels, class_mask, slots.index)
         terms['loss_absent'] = absent_class_loss(prob, ~image_tags, valid)
         if not self.reference_mode:
             seeds = self._box_seeds(candidates, boxed, cell_labels)
@@ -458,6 +463,15 @@ class AGMMLoss(nn.Module):
                                                cell_valid, cell_resp.detach(), slots, seeds,
                                                crop_tags, image_tags))
         return {name: self.loss_weights[name] * value for name, value in terms.items()}
+
+    def _weighs(self, term: str) -> bool:
+        """Whether ``term`` counts; a term of weight 0 is not computed."""
+        return self.loss_weights[term] != 0
+
+    @staticmethod
+    def _skipped(seg_logits: torch.Tensor) -> torch.Tensor:
+        """The value of a term that is not computed."""
+        return seg_logits.new_zeros(())
 
     def _check_inputs(self, seg_logits: torch.Tensor, feat: torch.Tensor) -> None:
         if seg_logits.dim() != 4 or seg_logits.shape[1] != self.num_classes:
@@ -548,18 +562,8 @@ class AGMMLoss(nn.Module):
         assignment = torch.where(confident, cell_pseudo, cell_labels)
         assignment = torch.where(assignment == UNLABELLED, seeds, assignment)
 
-        # Term 8: maximisation loss under the running mixture (its statistics
-        # are buffers, so the gradient moves the features only).
-        log_lik = mixture.log_likelihood(feat, valid_mask=cell_valid) * self.log_lik_scale
-        known = mixture.initialised
-        log_lik = log_lik.masked_fill(~known[None, :, None, None], float('-inf'))
-        assigned = labelled_mask(assignment)
-        target_ok = assigned & known[assignment.clamp(max=self.num_classes - 1)]
-        max_target = torch.where(target_ok, assignment, torch.full_like(assignment, IGNORE_INDEX))
-        if int(known.sum()) >= 2 and target_ok.any():
-            loss_max = F.cross_entropy(log_lik, max_target, ignore_index=IGNORE_INDEX)
-        else:
-            loss_max = feat.sum() * 0
+        loss_max = (self._maximisation_loss(feat, cell_valid, assignment)
+                    if self._weighs('loss_max') else self._skipped(seg_logits))
 
         valid = labels != IGNORE_INDEX
         loss_cls = image_class_loss(seg_logits, crop_tags, ~image_tags, valid)
@@ -567,6 +571,21 @@ class AGMMLoss(nn.Module):
             mixture.update(feat, assignment)  # M-step after this iteration's E-step
         return dict(loss_max=ramp * loss_max, loss_pseudo=ramp * loss_pseudo,
                     loss_cls=loss_cls)
+
+
+    def _maximisation_loss(self, feat, cell_valid, assignment):
+        """Term 8: cross-entropy of the running mixture's posterior against
+        each cell's component. The statistics are buffers, so the gradient
+        moves the features only: toward their component, away from the rest."""
+        mixture = self.mixture
+        known = mixture.initialised
+        log_lik = mixture.log_likelihood(feat, valid_mask=cell_valid) * self.log_lik_scale
+        log_lik = log_lik.masked_fill(~known[None, :, None, None], float('-inf'))
+        target_ok = labelled_mask(assignment) & known[assignment.clamp(max=self.num_classes - 1)]
+        if int(known.sum()) < 2 or not target_ok.any():
+            return feat.sum() * 0
+        target = torch.where(target_ok, assignment, torch.full_like(assignment, IGNORE_INDEX))
+        return F.cross_entropy(log_lik, target, ignore_index=IGNORE_INDEX)
 
 
 def _upsample_mask(mask: torch.Tensor, size) -> torch.Tensor:

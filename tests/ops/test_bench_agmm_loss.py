@@ -1,0 +1,57 @@
+"""The loss-path benchmark compares equal computations: the loop + broadcast
+variant gives the same loss terms and gradients as the fused one."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location(
+        'bench_agmm_loss', osp.join(ROOT, 'tools', 'benchmarks', 'bench_agmm_loss.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('plus', [False, True])
+def test_loop_and_broadcast_pattern_matches_fused_loss(plus):
+    bench = load_benchmark()
+    s = dict(B=2, K=5, C=8, size=64, feat=16)
+    gen = torch.Generator().manual_seed(3)
+    logits = torch.randn(s['B'], s['K'], s['size'], s['size'], generator=gen, requires_grad=True)
+    feat = torch.randn(s['B'], s['C'], s['feat'], s['feat'], generator=gen, requires_grad=True)
+    samples = bench.data_samples(bench.scribble_labels(s, seed=4), 'cpu')
+
+    def terms_and_grads():
+        torch.manual_seed(0)
+        terms = bench.build_loss(s, plus, 'cpu')(seg_logits=logits, feat=feat,
+                                                   data_samples=samples)
+        grads = torch.autograd.grad(sum(terms.values()), (logits, feat))
+        return {k: v.item() for k, v in terms.items()}, grads
+
+    fused_terms, fused_grads = terms_and_grads()
+    with bench.reference_pattern():
+        loop_terms, loop_grads = terms_and_grads()
+    assert fused_terms.keys() == loop_terms.keys()
+    for name in fused_terms:
+        assert loop_terms[name] == pytest.approx(fused_terms[name], rel=1e-4, abs=1e-6), name
+    assert fused_terms['loss_label'] != 0  # the labels reach the GMM terms
+    for a, b in zip(fused_grads, loop_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_loop_class_mean_matches_masked_class_mean():
+    from wsvision.ops import masked_class_mean
+    bench = load_benchmark()
+    feat = torch.randn(3, 4, 7, 9)
+    labels = torch.randint(0, 5, (3, 7, 9))
+    labels[0] = 254  # an image with no labelled pixel
+    labels[1, :3] = 255
+    means, counts = masked_class_mean(feat, labels, 5)
+    loop_means, loop_counts = bench.loop_class_mean(feat, labels, 5)
+    torch.testing.assert_close(loop_means, means)
+    torch.testing.assert_close(loop_counts, counts.to(loop_counts.dtype))

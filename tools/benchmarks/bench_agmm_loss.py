@@ -1,0 +1,239 @@
+"""Benchmark the whole AGMM loss path and an AGMM training step.
+
+    python tools/benchmarks/bench_agmm_loss.py --device cuda --setting voc --out work_dirs/bench_agmm_loss
+    python tools/benchmarks/bench_agmm_loss.py --device cpu --setting cpu --out work_dirs/bench_agmm_loss
+
+The loss path is ``AGMMLoss`` forward + backward (class centres, GMM
+responses, every loss term) on network outputs of the setting's shape,
+with scribble-like labels (strokes of 1-4 classes plus background on about
+5% of the pixels, the rest unlabelled). It runs in these variants:
+
+- ``loop+broadcast``: the same loss, with the computation pattern of the
+  CVPR reference code: class centres by a Python loop over images and
+  classes, and GMM responses by broadcasting (B, K, C, h, w);
+- ``fused``: wsvision's ``masked_class_mean`` and ``gmm_log_likelihood``
+  (CUDA or C++ kernel);
+- ``fused, AGMM++``: the AGMM++ loss (mixture, EM update, maximisation
+  loss and pseudo-labels) with the fused kernels.
+
+``--step`` also times one training step (forward + backward) of a
+DeepLabV3+ on ResNet-50 (output stride 8, 256-channel head) at the
+setting's batch and crop, with each loss variant; the model alone is timed
+with the partial cross-entropy only. Times are medians after a warm-up;
+memory is the peak the call adds over its inputs (CUDA only). A table is
+printed, a JSON written to ``--out``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from mmengine.structures import PixelData  # noqa: E402
+
+import wsvision.models.losses.agmm as agmm_module  # noqa: E402
+from wsvision.ops import naive_gmm_log_likelihood  # noqa: E402
+from wsvision.registry import MODELS  # noqa: E402
+from wsvision.structures import UNLABELLED, SegDataSample  # noqa: E402
+
+SETTINGS = {
+    # The paper's VOC setting: crop 321, output stride 8 features at 81 x 81.
+    'voc': dict(B=16, K=21, C=256, size=321, feat=81),
+    'cpu': dict(B=4, K=21, C=64, size=161, feat=41),
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    parser.add_argument('--setting', choices=sorted(SETTINGS), default='cpu')
+    parser.add_argument('--repeats', type=int, default=None,
+                        help='timed runs per variant (default: 3 on cpu, 10 on cuda)')
+    parser.add_argument('--threads', type=int, default=2, help='CPU threads (torch)')
+    parser.add_argument('--step', action='store_true',
+                        help='also time a DeepLabV3+ R50 training step with each loss')
+    parser.add_argument('--out', default=None, help='folder for the JSON')
+    return parser.parse_args()
+
+
+def loop_class_mean(feat, labels, num_classes, ignore=None, impl=None):
+    """Class centres the way the reference computes them: a Python loop over
+    images and classes (same result as ``masked_class_mean``)."""
+    B, C = feat.shape[:2]
+    means, counts = [], []
+    for b in range(B):
+        row_means, row_counts = [], []
+        for k in range(num_classes):
+            mask = labels[b] == k
+            n = mask.sum()
+            row_counts.append(n)
+            row_means.append(feat[b][:, mask].sum(1) / n.clamp(min=1))
+        means.append(torch.stack(row_means))
+        counts.append(torch.stack(row_counts))
+    return torch.stack(means), torch.stack(counts).to(feat.dtype)
+
+
+@contextmanager
+def reference_pattern():
+    """Swap the loss module's kernels for the loop and broadcast versions."""
+    saved = agmm_module.masked_class_mean, agmm_module.gmm_log_likelihood
+    agmm_module.masked_class_mean = loop_class_mean
+    agmm_module.gmm_log_likelihood = (
+        lambda feat, means, log_var=None, log_pi=None, dist='sq_l2', valid_mask=None, impl=None:
+        naive_gmm_log_likelihood(feat, means, log_var, log_pi, dist=dist, valid_mask=valid_mask))
+    try:
+        yield
+    finally:
+        agmm_module.masked_class_mean, agmm_module.gmm_log_likelihood = saved
+
+
+def scribble_labels(s, seed=0):
+    """(B, size, size) int64: strokes of 1-4 classes plus background, rest unlabelled."""
+    gen = torch.Generator().manual_seed(seed)
+    B, K, size = s['B'], s['K'], s['size']
+    labels = torch.full((B, size, size), UNLABELLED, dtype=torch.long)
+    for b in range(B):
+        classes = [0] + (1 + torch.randperm(K - 1, generator=gen)[:int(
+            torch.randint(1, 5, (1, ), generator=gen))]).tolist()
+        for k in classes:
+            for _ in range(3):  # three strokes of width 3 per class
+                r0, c0 = torch.randint(0, size - 60, (2, ), generator=gen).tolist()
+                length = int(torch.randint(20, 60, (1, ), generator=gen))
+                if torch.rand(1, generator=gen) < 0.5:
+                    labels[b, r0:r0 + 3, c0:c0 + length] = k
+                else:
+                    labels[b, r0:r0 + length, c0:c0 + 3] = k
+    return labels
+
+
+def data_samples(labels, device):
+    samples = []
+    for label in labels:
+        sample = SegDataSample()
+        sample.gt_weak_seg = PixelData(data=label[None].to(device))
+        samples.append(sample)
+    return samples
+
+
+def build_loss(s, plus, device):
+    loss = MODELS.build(dict(type='AGMMLoss', num_classes=s['K'], feat_channels=s['C'],
+                             reference_mode=not plus, warmup_iters=0))
+    return loss.to(device)
+
+
+def measure(fn, device, repeats):
+    """(median ms, peak extra MiB or None) of fn() after one warm-up call."""
+    fn()
+    times = []
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    for _ in range(repeats):
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        times.append(1e3 * (time.perf_counter() - t0))
+    peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if device == 'cuda' else None
+    return statistics.median(times), peak
+
+
+def loss_path(s, device, repeats):
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(s['B'], s['K'], s['size'], s['size'], generator=gen).to(device)
+    feat = torch.randn(s['B'], s['C'], s['feat'], s['feat'], generator=gen).to(device)
+    logits.requires_grad_(True)
+    feat.requires_grad_(True)
+    samples = data_samples(scribble_labels(s), device)
+
+    def run(loss):
+        def fn():
+            terms = loss(seg_logits=logits, feat=feat, data_samples=samples)
+            torch.autograd.grad(sum(terms.values()), (logits, feat))
+        return fn
+
+    rows = {}
+    with reference_pattern():
+        rows['loop+broadcast'] = measure(run(build_loss(s, False, device)), device, repeats)
+    rows['fused'] = measure(run(build_loss(s, False, device)), device, repeats)
+    rows['fused, AGMM++'] = measure(run(build_loss(s, True, device)), device, repeats)
+    return rows
+
+
+def training_step(s, device, repeats):
+    def model(losses):
+        return MODELS.build(dict(
+            type='EncoderDecoder',
+            backbone=dict(type='ResNet', depth=50, base_channels=64,
+                          strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)),
+            decode_head=dict(type='DeepLabV3PlusHead', in_channels=2048,
+                             low_level_channels=256, channels=s['C'],
+                             dilations=(12, 24, 36), num_classes=s['K']),
+            losses=losses)).to(device).train()
+
+    gen = torch.Generator().manual_seed(2)
+    inputs = torch.randn(s['B'], 3, s['size'], s['size'], generator=gen).to(device)
+    samples = data_samples(scribble_labels(s), device)
+    agmm = dict(type='AGMMLoss', num_classes=s['K'], feat_channels=s['C'],
+                reference_mode=True, warmup_iters=0)
+
+    def run(net):
+        def fn():
+            net.zero_grad(set_to_none=True)
+            sum(net.loss(inputs, samples).values()).backward()
+        return fn
+
+    rows = {'model (partial CE only)': measure(
+        run(model([dict(type='PartialCrossEntropyLoss')])), device, repeats)}
+    with reference_pattern():
+        rows['model + loop+broadcast loss'] = measure(run(model([agmm])), device, repeats)
+    rows['model + fused loss'] = measure(run(model([agmm])), device, repeats)
+    return rows
+
+
+def main():
+    args = parse_args()
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda: no CUDA device is visible')
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    s = SETTINGS[args.setting]
+    repeats = args.repeats or (10 if args.device == 'cuda' else 3)
+    result = dict(setting=args.setting, shape=s, device=args.device, torch=torch.__version__,
+                  card=torch.cuda.get_device_name() if args.device == 'cuda' else None,
+                  ops_impl=os.environ.get('WSV_OPS_IMPL', 'auto'), repeats=repeats)
+    result['loss_path'] = {k: dict(ms=t, peak_mib=m)
+                           for k, (t, m) in loss_path(s, args.device, repeats).items()}
+    if args.step:
+        result['training_step'] = {k: dict(ms=t, peak_mib=m) for k, (t, m)
+                                   in training_step(s, args.device, repeats).items()}
+        steps = result['training_step']
+        result['step_speedup'] = (steps['model + loop+broadcast loss']['ms']
+                                  / steps['model + fused loss']['ms'])
+    print(f"AGMM loss path, setting {args.setting} {s}, {result['card'] or 'cpu'}")
+    print(f"{'variant':32s} {'ms':>9s} {'peak MiB':>10s}")
+    for section in ('loss_path', 'training_step'):
+        for name, row in result.get(section, {}).items():
+            peak = '-' if row['peak_mib'] is None else f"{row['peak_mib']:.0f}"
+            print(f"{name:32s} {row['ms']:9.2f} {peak:>10s}")
+    if 'step_speedup' in result:
+        print(f"training step speed-up, fused vs loop+broadcast: {result['step_speedup']:.2f}x")
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        path = osp.join(args.out, f'bench_agmm_loss_{args.setting}_{args.device}.json')
+        with open(path, 'w') as f:
+            json.dump(result, f, indent=1)
+        print('wrote', path)
+
+
+if __name__ == '__main__':
+    main()
