@@ -31,13 +31,15 @@ DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS,
                          scope='wsvision', locations=['wsvision.datasets'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS,
                       scope='wsvision',
-                      locations=['wsvision.datasets.transforms'])
+                      locations=['wsvision.datasets.transforms',
+                                 'wsvision.models.teacher_student'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='wsvision',
                    locations=['wsvision.evaluation'])
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope='wsvision',
                      locations=['wsvision.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='wsvision',
-                 locations=['wsvision.engine', 'wsvision.visualization'])
+                 locations=['wsvision.engine', 'wsvision.visualization',
+                            'wsvision.models.teacher_student'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='wsvision',
                  locations=['wsvision.engine'])
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS,
@@ -68,5 +70,5 @@ WEAK_LABELERS = Registry('weak labeler', scope='wsvision',
 """Weak-label generators: dense mask -> tags / points / scribbles / blocks / boxes."""
 
 ENCODERS = Registry('encoder', scope='wsvision',
-                    locations=['wsvision.models.encoders'])
+                    locations=['wsvision.models.encoders', 'wsvision.models.vlm'])
 """Text and vision-language encoders (``encode_text`` / ``encode_image``)."""

@@ -27,7 +27,9 @@ env_cfg = dict(
 randomness = dict(seed=0, deterministic=False)
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+# No fixed name: each Runner (several run in one process in the benchmarks)
+# gets its own visualizer, writing to its own work dir.
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=False, window_size=50)
 log_level = 'INFO'
 load_from = None

@@ -14,11 +14,10 @@ overlays of the weak-label model to ``<work>/contextual-weak/vis/``.
 Presets: ``tiny`` (a smoke run of a few iterations), ``cpu`` (2 CPU cores,
 about 20 minutes per model) and ``gpu`` (the paper's network).
 """
-import argparse
 import json
 import os
 import os.path as osp
-import subprocess
+import sys
 import time
 
 from mmengine.config import Config
@@ -28,6 +27,9 @@ from wsvision.datasets.petct import (PRESETS, build_phantom_pet,
                                      format_label_summary, label_dataset,
                                      score_weak_labels)
 from wsvision.datasets.petct.phantom import TRACERS
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from common import benchmark_parser, git_commit, pyplot, save_figure  # noqa: E402
 
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
                       'configs', 'contextual_net')
@@ -67,15 +69,12 @@ COLUMNS = list(TRACERS) + ['overall']
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='PhantomPET grounding table')
-    parser.add_argument('--preset', choices=sorted(PRESET_CONFIGS),
-                        default='cpu')
+    parser = benchmark_parser(
+        'PhantomPET grounding table', 'grounding_table_<preset>',
+        presets=PRESET_CONFIGS, preset_help='PhantomPET preset to build and train on',
+        data_help=None, seed_help='seed of the data set and of training')
     parser.add_argument('--data-root',
                         help='default: data/phantom_pet_<preset>')
-    parser.add_argument('--work-dir',
-                        help='default: work_dirs/grounding_table_<preset>')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the data set and of training')
     parser.add_argument('--rebuild', action='store_true',
                         help='rebuild PhantomPET even if a build of this '
                         'preset and seed exists')
@@ -92,15 +91,6 @@ def needs_build(data_root: str, preset: str, seed: int) -> bool:
     sizes = {split: len(ids) for split, ids in meta.get('splits', {}).items()}
     return (meta.get('preset'), meta.get('seed'), sizes) != (
         preset, seed, PRESETS[preset]['splits'])
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ['git', 'rev-parse', 'HEAD'], capture_output=True, text=True,
-            cwd=osp.dirname(osp.abspath(__file__)), check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return 'unknown'
 
 
 def model_config(preset: str, key: str, data_root: str, work_dir: str,
@@ -148,11 +138,8 @@ def check_targets(score: dict, results: dict) -> dict:
 
 
 def plot(results: dict, score: dict, path: str, title: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     import numpy as np
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = pyplot().subplots(figsize=(9, 4.5))
     width = 0.8 / len(results)
     for i, (key, result) in enumerate(results.items()):
         ax.bar(np.arange(len(COLUMNS)) + (i - (len(results) - 1) / 2) * width,
@@ -166,9 +153,7 @@ def plot(results: dict, score: dict, path: str, title: str) -> None:
     ax.set_title(f'{title}\nweak-label accuracy '
                  f'{100 * score["accuracy"]:.1f}% (paper: 98%)')
     ax.legend(loc='upper left', fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):

@@ -22,23 +22,22 @@ Smoke run::
     python tools/benchmarks/wsss_table.py --preset tiny --types points,boxes \\
         --cfg-options train_cfg.max_iters=4 train_cfg.val_interval=4
 """
-import argparse
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 
-from mmengine.config import DictAction
-
-from wsvision.datasets.fashion_scenes import PRESETS, build_fashion_scenes
+from wsvision.datasets.fashion_scenes import build_fashion_scenes
 from wsvision.datasets.io import load_json
 from wsvision.utils.config import load_config
 from wsvision.weak_labels import (WEAK_LABEL_TYPES, CocoSplitSource, build_weak_labeler,
                                   export_weak_labels)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from common import (REPO, benchmark_parser, choice_list, git_commit,  # noqa: E402
+                    last_checkpoint, parse_cfg_options, parse_common_args, pyplot,
+                    run_tool, save_figure)
 
 #: Weak-label type (its folder or JSON name) -> the suffix of its config names.
 LABEL_TYPES = {'scribbles': 'scribble', 'points': 'point', 'blocks50': 'block50',
@@ -49,27 +48,14 @@ METHODS = {'partial-ce': 'partial-CE', 'agmm': 'AGMM'}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--preset', default='cpu', choices=sorted(PRESETS),
-                        help='FashionScenes preset to build and train on')
-    parser.add_argument('--data', help='FashionScenes folder (default: data/fashion_scenes '
-                        'for the cpu preset, data/fashion_scenes_<preset> otherwise)')
+    parser = benchmark_parser(
+        __doc__.splitlines()[0], 'wsss_table_<preset>', work_dir_flag='--out',
+        seed_help="seed of the data and weak-label build (training uses the configs' seed)",
+        cfg_options_help='overrides passed to every training and test run')
     parser.add_argument('--types', default=','.join(LABEL_TYPES),
                         help='comma-separated weak-label types (default: all)')
-    parser.add_argument('--out', help='output folder (default: work_dirs/wsss_table_<preset>)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the data and weak-label build (training uses the '
-                        "configs' seed)")
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='overrides passed to every training and test run')
-    args = parser.parse_args(argv)
-    args.types = [t.strip() for t in args.types.split(',') if t.strip()]
-    unknown = sorted(set(args.types) - set(LABEL_TYPES))
-    if unknown or not args.types:
-        parser.error(f'--types: unknown {unknown}; choose from {", ".join(LABEL_TYPES)}')
-    default_data = 'fashion_scenes' if args.preset == 'cpu' else f'fashion_scenes_{args.preset}'
-    args.data = osp.abspath(args.data or osp.join(REPO, 'data', default_data))
-    args.out = osp.abspath(args.out or osp.join(REPO, 'work_dirs', f'wsss_table_{args.preset}'))
+    args = parse_common_args(parser, argv)
+    args.types = choice_list(parser, '--types', args.types, LABEL_TYPES)
     return args
 
 
@@ -90,46 +76,6 @@ def prepare_data(data: str, preset: str, seed: int, label_types) -> None:
         labelers = {name: build_weak_labeler(name) for name in missing}
         export_weak_labels(CocoSplitSource(osp.join(data, 'train')), labelers, weak_dir,
                            seed=seed)
-
-
-def git_commit() -> str:
-    """HEAD's hash, with '+dirty' for uncommitted changes, or 'unknown'."""
-    def git(*args):
-        return subprocess.run(['git', *args], cwd=REPO, capture_output=True, text=True)
-    head = git('rev-parse', 'HEAD')
-    if head.returncode != 0:
-        return 'unknown'
-    dirty = git('status', '--porcelain', '--untracked-files=no').stdout.strip()
-    return head.stdout.strip() + ('+dirty' if dirty else '')
-
-
-def run_tool(cmd, log_path: str) -> float:
-    """Run a tool with its output in ``log_path``; returns the wall time."""
-    start = time.time()
-    with open(log_path, 'a') as log:
-        result = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                env=dict(os.environ, PYTHONPATH=REPO))
-    if result.returncode != 0:
-        raise RuntimeError(f'{" ".join(cmd[1:3])} failed (exit {result.returncode}); '
-                           f'see {log_path}')
-    return time.time() - start
-
-
-def parse_cfg_options(options) -> dict:
-    """``['key=value', ...]`` as ``tools/train.py`` reads ``--cfg-options``."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
-    return parser.parse_args(['--cfg-options', *options] if options else []).cfg_options
-
-
-def last_checkpoint(work_dir: str):
-    """The checkpoint MMEngine recorded last in ``work_dir``, or None."""
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(pointer):
-        return None
-    with open(pointer) as f:
-        path = f.read().strip()
-    return path if osp.isfile(path) else None
 
 
 def train_and_test(config: str, out: str, options) -> dict:
@@ -189,10 +135,8 @@ def format_table(rows: list, full_miou: float) -> str:
 
 
 def plot(rows: list, full_miou: float, path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     import numpy as np
+    plt = pyplot()
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(1.4 * len(rows) + 2, 4))
     ax.bar(x - 0.2, [row['partial_ce_miou'] for row in rows], 0.4, label='partial CE')
@@ -202,9 +146,7 @@ def plot(rows: list, full_miou: float, path: str) -> None:
     ax.set_ylabel('test mIoU')
     ax.set_title('FashionScenes: weak-label types')
     ax.legend(loc='lower left')
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv=None):

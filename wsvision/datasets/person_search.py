@@ -1,9 +1,21 @@
-"""Person-search datasets read from their MATLAB annotations: PRW and CUHK-SYSU.
+"""Person-search datasets: PRW and CUHK-SYSU from their MATLAB annotations,
+and the FashionScenes ``person_search`` variant from its COCO files.
 
-Records follow ``DetDataset`` with a single class, ``person``; every instance
-also has a ``person_id`` (-1 for a person without identity), which
-``LoadDetAnnotations`` turns into ``gt_person_ids`` and ``PackDetInputs`` into
-``gt_instances.person_ids``. ``img_id`` is the image's file name.
+Records follow ``DetDataset`` with a single class (``person``, or ``item`` for
+FashionScenes); every instance also has a ``person_id`` (-1 for a person
+without identity), which ``LoadDetAnnotations`` turns into ``gt_person_ids``
+and ``PackDetInputs`` into ``gt_instances.person_ids``. For PRW and CUHK-SYSU
+``img_id`` is the image's file name.
+
+Every instance also gets an ``instance_id``: its index over the whole split
+(numbered image by image, after filtering), the key of per-instance memories
+of weakly supervised re-identification. ``LoadInstanceIds`` and
+``PackPersonSearchInputs`` carry it to ``gt_instances.instance_ids``.
+
+The search protocol is also in the metainfo, for the metric:
+``search_queries`` (the ``queries`` list) and ``search_galleries``
+({query_id: [img_id, ...]}, or None where each query searches every other
+image of the split, as in PRW).
 
 A test split also holds the search protocol: ``queries`` (one dict per query:
 ``query_id``, ``img_id``, ``img_path``, ``bbox`` xyxy, ``person_id``) and
@@ -18,10 +30,13 @@ import re
 from typing import Dict, List
 
 import numpy as np
+import torch
 
-from ..registry import DATASETS
+from ..registry import DATASETS, TRANSFORMS
+from .coco import FashionScenesDetDataset
 from .det_dataset import DetDataset, is_degenerate, xywh_to_xyxy
-from .io import DataError, check_file, load_mat
+from .io import DataError, check_file, load_json, load_mat
+from .transforms import PackDetInputs
 
 PERSON_CLASSES = ('person', )
 #: ``person_id`` of a person whose identity is not annotated.
@@ -74,7 +89,45 @@ def mat_box(value, where: str) -> np.ndarray:
     return box
 
 
-class PersonSearchDataset(DetDataset):
+def number_instances(data_list: List[dict]) -> None:
+    """Give every instance of ``data_list`` its ``instance_id`` (0, 1, ...),
+    image by image in list order."""
+    next_id = 0
+    for info in data_list:
+        for instance in info['instances']:
+            instance['instance_id'] = next_id
+            next_id += 1
+
+
+class SearchProtocolMixin:
+    """Numbers the instances and puts the search protocol in the metainfo once
+    the data list is final (``DetDataset.filter_data`` is the last step before
+    ``BaseDataset`` serialises it)."""
+
+    def filter_data(self) -> List[dict]:
+        kept = super().filter_data()
+        number_instances(kept)
+        self._metainfo.update(search_queries=list(self._queries),
+                              search_galleries=self._search_galleries())
+        return kept
+
+    def _search_galleries(self):
+        return {query_id: list(images)
+                for query_id, images in self._galleries.items()}
+
+    @property
+    def queries(self) -> List[dict]:
+        """The test queries (empty for ``train``)."""
+        self.full_init()
+        return self._queries
+
+    def gallery(self, query_id: int) -> list:
+        """``img_id`` s of the gallery scenes searched for ``query_id``."""
+        self.full_init()
+        return list(self._galleries[query_id])
+
+
+class PersonSearchDataset(SearchProtocolMixin, DetDataset):
     """Scenes with person boxes and identities; see the module docstring.
 
     Args:
@@ -90,17 +143,6 @@ class PersonSearchDataset(DetDataset):
         self._queries: List[dict] = []
         self._galleries: Dict[int, List[str]] = {}
         super().__init__(data_root=data_root, **kwargs)
-
-    @property
-    def queries(self) -> List[dict]:
-        """The test queries (empty for ``train``)."""
-        self.full_init()
-        return self._queries
-
-    def gallery(self, query_id: int) -> List[str]:
-        """``img_id`` s of the gallery scenes searched for ``query_id``."""
-        self.full_init()
-        return list(self._galleries[query_id])
 
     def _record(self, name: str, img_dir: str, boxes: np.ndarray,
                 person_ids: np.ndarray, **extras) -> dict:
@@ -208,6 +250,9 @@ class PRWDataset(PersonSearchDataset):
         """Every test frame except the query's own (the PRW protocol)."""
         query_img = self.queries[query_id]['img_id']
         return [name for name in self._frame_names if name != query_img]
+
+    def _search_galleries(self):
+        return None  # every other test frame
 
 
 @DATASETS.register_module()
@@ -334,3 +379,132 @@ class CUHKSYSUDataset(PersonSearchDataset):
                                         gallery_name, gallery_box, query_id, at)
                 gallery.append(gallery_name)
             self._galleries[query_id] = gallery
+
+
+@DATASETS.register_module()
+class FashionScenesPersonSearchDataset(SearchProtocolMixin,
+                                       FashionScenesDetDataset):
+    """One split of the FashionScenes ``person_search`` variant.
+
+    All categories are one class, ``item``. A ``test`` instance's
+    ``person_id`` is its ``identity`` from ``instances.json`` (-1 for a
+    distractor); the queries and galleries come from ``queries.json`` and
+    ``gallery.json``. The ``train`` identities are hidden: ``person_id`` is
+    only loaded with ``with_identities=True`` (from ``identities_hidden.json``,
+    for the fully supervised upper bound); otherwise the training data are
+    boxes (and masks) only.
+
+    Args:
+        data_root: the variant's folder (``<build>/person_search``).
+        split: ``train`` or ``test``.
+        with_identities: load the hidden training identities.
+    """
+
+    CLASSES = ('item', )
+
+    def __init__(self, data_root: str, split: str = 'train',
+                 with_identities: bool = False, **kwargs):
+        if split not in ('train', 'test'):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.split = split
+        self.with_identities = with_identities
+        self._queries: List[dict] = []
+        self._galleries: Dict[int, List[int]] = {}
+        self._identity_of: Dict[int, int] = {}
+        super().__init__(data_root=data_root, split=split, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        split_dir = osp.join(self.data_root, self.split)
+        if self.split == 'test':
+            self._identity_of = self._test_identities(self.ann_file)
+            self._load_protocol(split_dir)
+        elif self.with_identities:
+            path = osp.join(split_dir, 'identities_hidden.json')
+            hidden = load_json(path)
+            if not isinstance(hidden, dict) or 'identities' not in hidden:
+                raise DataError(f'{path}: expected {{"num_identities": N, '
+                                '"identities": {...}}')
+            self._identity_of = {int(k): int(v)
+                                 for k, v in hidden['identities'].items()}
+        data_list = super().load_data_list()
+        if self.split == 'test' or self.with_identities:
+            for info in data_list:
+                for instance in info['instances']:
+                    if instance['ann_id'] not in self._identity_of:
+                        raise DataError(
+                            f'{self.ann_file}: annotation {instance["ann_id"]} '
+                            'has no identity')
+                    instance['person_id'] = self._identity_of[instance['ann_id']]
+        return data_list
+
+    def _load_categories(self, categories: List[dict],
+                         ann_file: str) -> Dict[int, int]:
+        """Every category is the one ``item`` class (label 0)."""
+        for i, category in enumerate(categories):
+            if 'id' not in category:
+                raise DataError(f'{ann_file}: categories[{i}] has no "id"')
+        self._set_classes(self.CLASSES)
+        return {category['id']: 0 for category in categories}
+
+    @staticmethod
+    def _test_identities(ann_file: str) -> Dict[int, int]:
+        coco = load_json(ann_file)
+        identity_of = {}
+        for i, ann in enumerate(coco.get('annotations', [])):
+            if 'identity' not in ann:
+                raise DataError(f'{ann_file}: annotations[{i}] has no '
+                                '"identity" (a test split needs them)')
+            identity_of[ann['id']] = int(ann['identity'])
+        return identity_of
+
+    def _load_protocol(self, split_dir: str) -> None:
+        queries_path = osp.join(split_dir, 'queries.json')
+        gallery_path = osp.join(split_dir, 'gallery.json')
+        galleries = load_json(gallery_path)
+        for i, query in enumerate(load_json(queries_path)):
+            where = f'{queries_path}: [{i}]'
+            for key in ('query_id', 'image_id', 'bbox', 'identity'):
+                if key not in query:
+                    raise DataError(f'{where}: missing key {key!r}')
+            if str(query['query_id']) not in galleries:
+                raise DataError(f'{gallery_path}: no gallery for query '
+                                f'{query["query_id"]}')
+            self._queries.append(dict(
+                query_id=query['query_id'], img_id=query['image_id'],
+                img_path=osp.join(split_dir, 'images',
+                                  f'{query["image_id"]}.png'),
+                bbox=xywh_to_xyxy(query['bbox'])[0].tolist(),
+                person_id=query['identity']))
+            self._galleries[query['query_id']] = list(
+                galleries[str(query['query_id'])])
+
+
+@TRANSFORMS.register_module()
+class LoadInstanceIds:
+    """``results['instances'][i]['instance_id']`` -> ``gt_instance_ids`` (N,)
+    int64, kept aligned with the other instance arrays. Runs after
+    ``LoadDetAnnotations``."""
+
+    def __call__(self, results: dict) -> dict:
+        where = results.get('img_path', 'sample')
+        if 'instance_fields' not in results:
+            raise ValueError(f'{where}: LoadInstanceIds must follow '
+                             'LoadDetAnnotations')
+        instances = results['instances']
+        if any('instance_id' not in inst for inst in instances):
+            raise DataError(f'{where}: instances without instance_id; the '
+                            'dataset must be a person-search dataset')
+        results['gt_instance_ids'] = np.array(
+            [inst['instance_id'] for inst in instances], dtype=np.int64)
+        results['instance_fields'] = results['instance_fields'] + [
+            'gt_instance_ids']
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackPersonSearchInputs(PackDetInputs):
+    """``PackDetInputs`` that also packs ``gt_instance_ids`` as
+    ``gt_instances.instance_ids`` (N,) int64."""
+
+    INSTANCE_FIELDS = PackDetInputs.INSTANCE_FIELDS + (
+        ('gt_instance_ids', 'instance_ids', torch.int64), )

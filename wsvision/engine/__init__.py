@@ -1,3 +1,4 @@
+from . import loops  # noqa: F401 (registers TestTimeLearningLoop)
 from .ddp import CPUAwareDDP, init_cpu_distributed
 from .hooks import NonFiniteLossHook, WeightsDigestHook, state_dict_digest
 

@@ -93,10 +93,23 @@ class FasterRCNN(TaskModel):
                 rescale: bool = True) -> List[DetDataSample]:
         """Set ``pred_instances`` (bboxes, scores, labels) on each sample, in
         original-image pixels when ``rescale`` else in input pixels."""
+        return self.set_predictions(data_samples, self.detect(inputs, data_samples)[1],
+                                    rescale)
+
+    def detect(self, inputs: torch.Tensor, data_samples: List[DetDataSample]):
+        """(feats, detections): the pyramid features and each image's
+        ``InstanceData`` (bboxes in input pixels, scores, labels)."""
         feats = self.extract_feat(inputs)
         proposals = self.rpn_proposals(inputs, feats, data_samples).proposals
         detections = self.roi_head.predict(
             self.roi_adapter(feats), proposals, img_shapes(inputs, data_samples))
+        return feats, detections
+
+    @staticmethod
+    def set_predictions(data_samples: List[DetDataSample], detections,
+                        rescale: bool) -> List[DetDataSample]:
+        """Store ``detections`` as ``pred_instances``, in original-image
+        pixels when ``rescale``."""
         for sample, instances in zip(data_samples, detections):
             if rescale:
                 instances.bboxes = to_original_image(instances.bboxes,

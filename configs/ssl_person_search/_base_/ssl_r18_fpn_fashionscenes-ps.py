@@ -1,0 +1,71 @@
+# SSL person search on the FashionScenes `person_search` variant (build:
+# tools/data/build_fashion_scenes.py --variant person_search). Trained with
+# boxes (and the masks that hide each exemplar's background) only; the row
+# configs switch the SSL parts on and off. Sized for the `cpu` preset: 64 px
+# scenes, 2000 training scenes, 2000 iterations of 8 scenes (8 epochs).
+_base_ = [
+    '../../_base_/models/faster_rcnn_r18_fpn.py',
+    '../../_base_/default_runtime.py',
+]
+model = dict(
+    type='PersonSearchRCNN',
+    roi_head=dict(num_classes=1),
+    reid_head=dict(type='ReIDEmbeddingHead', embed_dim=128),
+    reid_loss=dict(type='SSLLoss', momentum=0.8, multi_label=True,
+                   scene_prior=True, threshold=(0.6, 0.1, 0.05), balance=5.0,
+                   hard_negative_ratio=0.01, exemplar_branch=True,
+                   scale_invariant=True, num_scales=3, margin=0.3, gamma=0.05,
+                   mask_background=True))
+
+dataset_type = 'FashionScenesPersonSearchDataset'
+data_root = 'data/fashion_scenes/person_search'
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadDetAnnotations', with_mask=True),
+    dict(type='LoadInstanceIds'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackPersonSearchInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadDetAnnotations'),
+    dict(type='LoadInstanceIds'),
+    dict(type='PackPersonSearchInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                 pipeline=train_pipeline))
+test_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test',
+                 test_mode=True, pipeline=test_pipeline))
+test_evaluator = dict(type='PersonSearchMetric', det_score_thr=0.5,
+                      iou_thr=0.5)
+# No validation split: the benchmark reports the last checkpoint on test.
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
+test_cfg = dict(type='TestLoop')
+
+optim_wrapper = dict(type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
+                     clip_grad=dict(max_norm=10.0))
+max_iters = 2000
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=200),
+    # The paper's steps at 16 and 22 of 26 epochs.
+    dict(type='MultiStepLR', by_epoch=False, milestones=[1230, 1690],
+         gamma=0.1),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+default_hooks = dict(
+    checkpoint=dict(interval=max_iters),
+    # The label threshold's epoch and the k-means exemplar scales.
+    ssl_schedule=dict(type='SSLScheduleHook'))
+visualization_hook = dict(type='PersonSearchVisualizationHook', top_k=5,
+                          max_queries=16, det_score_thr=0.5)

@@ -1,0 +1,3 @@
+from .test_time_learning import TestTimeLearningLoop
+
+__all__ = ['TestTimeLearningLoop']
