@@ -103,8 +103,9 @@ class PseudoLabelQualityLog:
         if not is_main_process():
             return
         with open(osp.join(work_dir, f'{name}.json'), 'w') as f:
-            json.dump(dict(history=self.history, total=self.summary()), f,
-                      indent=1)
+            # Strict JSON: an undefined ratio (no PL / no GT) is null.
+            json.dump(dict(history=[_nan_to_none(r) for r in self.history],
+                           total=_nan_to_none(self.summary())), f, indent=1)
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
@@ -119,6 +120,10 @@ class PseudoLabelQualityLog:
         fig.tight_layout()
         fig.savefig(osp.join(work_dir, f'{name}.png'), dpi=100)
         plt.close(fig)
+
+
+def _nan_to_none(record: dict) -> dict:
+    return {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
 
 
 @HOOKS.register_module()
