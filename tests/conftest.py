@@ -15,12 +15,17 @@ def fashion_mnist_available() -> bool:
         'train-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte.gz'))
 
 
-@pytest.fixture(scope='session')
-def tiny_scenes(tmp_path_factory):
-    """Path of a `tiny`-preset FashionScenes build (built once per session)."""
+def require_fashion_mnist() -> None:
+    """Skip the calling test or fixture where Fashion-MNIST is missing."""
     if not fashion_mnist_available():
         pytest.skip('Fashion-MNIST is not installed (apt-get install '
                     'dataset-fashion-mnist)')
+
+
+@pytest.fixture(scope='session')
+def tiny_scenes(tmp_path_factory):
+    """Path of a `tiny`-preset FashionScenes build (built once per session)."""
+    require_fashion_mnist()
     from wsvision.datasets.fashion_scenes import build_fashion_scenes
     root = str(tmp_path_factory.mktemp('fashion_scenes_tiny'))
     build_fashion_scenes(root, preset='tiny', seed=0)

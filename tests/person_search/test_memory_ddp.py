@@ -1,23 +1,13 @@
 """The SSL memories under DDP: two gloo ranks with different batches end with
 the same memories, those of one process that applied both batches in rank
 order."""
-import os
-import socket
-
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 
+from tests.gloo import assert_states_equal, run_on_two_ranks
 from wsvision.models.person_search import FeatureMemory, ReIDBatch, SSLLoss
 
 STEPS, DIM = 3, 128
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def rank_update(rank: int, step: int):
@@ -44,26 +34,18 @@ def ssl_loss() -> SSLLoss:
     return SSLLoss(DIM, scales=[[8, 8], [16, 16], [24, 24]])
 
 
-def worker(rank: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        memory, loss = FeatureMemory(DIM, momentum=0.8), ssl_loss()
-        for step in range(STEPS):
-            memory.update(*rank_update(rank, step))
-            loss(rank_batch(rank, step))
-        torch.save(dict(memory=memory.state_dict(), loss=loss.state_dict()),
-                   os.path.join(out_dir, f'rank{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
+def worker(rank: int) -> dict:
+    memory, loss = FeatureMemory(DIM, momentum=0.8), ssl_loss()
+    for step in range(STEPS):
+        memory.update(*rank_update(rank, step))
+        loss(rank_batch(rank, step))
+    return dict(memory=memory.state_dict(), loss=loss.state_dict())
+
 
 
 def test_memories_agree_across_two_gloo_ranks(tmp_path):
-    mp.spawn(worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
-    ranks = [torch.load(tmp_path / f'rank{r}.pt', weights_only=True) for r in (0, 1)]
-    for part in ('memory', 'loss'):
-        for name, value in ranks[0][part].items():
-            assert torch.equal(value, ranks[1][part][name]), (part, name)
+    ranks = run_on_two_ranks(worker, tmp_path)
+    assert_states_equal(*ranks, parts=('memory', 'loss'))
     # One process applying rank 0's then rank 1's rows gets the same memory.
     memory, loss = FeatureMemory(DIM, momentum=0.8), ssl_loss()
     for step in range(STEPS):

@@ -1,22 +1,12 @@
 """The memory bank and the prototypes under DDP: two gloo ranks pushing
 different features end with identical queues and prototypes, equal to those
 of one process that saw both ranks' features in rank order."""
-import os
-import socket
-
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
+from tests.gloo import assert_states_equal, run_on_two_ranks
 from wsvision.models.detectors.wscol import PrototypeMemory
 
 CLASSES, DIM, SIZE, STEPS = 4, 3, 5, 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def rank_batch(rank: int, step: int):
@@ -29,24 +19,17 @@ def rank_batch(rank: int, step: int):
     return feats, labels
 
 
-def worker(rank: int, port: int, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        memory = PrototypeMemory(CLASSES, DIM, SIZE, momentum=0.4)
-        for step in range(STEPS):
-            memory.update(*rank_batch(rank, step))
-        torch.save(memory.state_dict(), os.path.join(out_dir, f'rank{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
+def worker(rank: int) -> dict:
+    memory = PrototypeMemory(CLASSES, DIM, SIZE, momentum=0.4)
+    for step in range(STEPS):
+        memory.update(*rank_batch(rank, step))
+    return memory.state_dict()
+
 
 
 def test_memory_and_prototypes_agree_across_two_gloo_ranks(tmp_path):
-    mp.start_processes(worker, args=(free_port(), str(tmp_path)), nprocs=2,
-                       start_method='fork')
-    ranks = [torch.load(tmp_path / f'rank{r}.pt', weights_only=True) for r in (0, 1)]
-    for name, value in ranks[0].items():
-        assert torch.equal(value, ranks[1][name]), name
+    ranks = run_on_two_ranks(worker, tmp_path)
+    assert_states_equal(*ranks)
 
     single = PrototypeMemory(CLASSES, DIM, SIZE, momentum=0.4)
     for step in range(STEPS):
