@@ -1,4 +1,5 @@
 """Shared fixtures: a `tiny` FashionScenes build and a small, fast segmentor config."""
+import importlib.util
 import os
 import os.path as osp
 
@@ -7,6 +8,15 @@ import pytest
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_CONFIG = osp.join(REPO, 'configs', 'deeplabv3plus',
                       'deeplabv3plus_r18_fashionscenes-full.py')
+
+
+def load_tool(*path):
+    """A script under ``tools/`` (not a package) as a module, e.g.
+    ``load_tool('benchmarks', 'wsss_table.py')``."""
+    spec = importlib.util.spec_from_file_location(path[-1][:-3], osp.join(REPO, 'tools', *path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def fashion_mnist_available() -> bool:

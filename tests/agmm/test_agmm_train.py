@@ -1,6 +1,5 @@
 """Every weak-label type trains end to end on the `tiny` FashionScenes build."""
 import argparse
-import importlib.util
 import json
 import os.path as osp
 import subprocess
@@ -11,20 +10,11 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from tests.conftest import REPO, small_seg_options
+from tests.conftest import REPO, load_tool, small_seg_options
 from wsvision.utils.config import load_config
 
 
-def load_benchmark():
-    """``tools/benchmarks/wsss_table.py`` as a module (tools is no package)."""
-    spec = importlib.util.spec_from_file_location(
-        'wsss_table', osp.join(REPO, 'tools', 'benchmarks', 'wsss_table.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-WSSS_TABLE = load_benchmark()
+WSSS_TABLE = load_tool('benchmarks', 'wsss_table.py')
 LABEL_TYPES = WSSS_TABLE.LABEL_TYPES
 
 

@@ -76,13 +76,3 @@ def write_model_index(folder, models) -> str:
     with open(index, 'w') as f:
         yaml.safe_dump(dict(Import=['metafile.yml']), f)
     return index
-
-
-def load_tool(*path):
-    """Import a script under ``tools/`` (not a package) by its path."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        path[-1][:-3], osp.join(REPO, 'tools', *path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from .helpers import load_tool, write_tiny_det_config, write_tiny_seg_config
+from tests.conftest import load_tool
+
+from .helpers import write_tiny_det_config, write_tiny_seg_config
 
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')

@@ -1,25 +1,14 @@
 """The loss-path benchmark compares equal computations: the loop + broadcast
 variant gives the same loss terms and gradients as the fused one."""
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location(
-        'bench_agmm_loss', osp.join(ROOT, 'tools', 'benchmarks', 'bench_agmm_loss.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import load_tool
 
 
 @pytest.mark.parametrize('plus', [False, True])
 def test_loop_and_broadcast_pattern_matches_fused_loss(plus):
-    bench = load_benchmark()
+    bench = load_tool('benchmarks', 'bench_agmm_loss.py')
     s = dict(B=2, K=5, C=8, size=64, feat=16)
     gen = torch.Generator().manual_seed(3)
     logits = torch.randn(s['B'], s['K'], s['size'], s['size'], generator=gen, requires_grad=True)
@@ -46,7 +35,7 @@ def test_loop_and_broadcast_pattern_matches_fused_loss(plus):
 
 def test_loop_class_mean_matches_masked_class_mean():
     from wsvision.ops import masked_class_mean
-    bench = load_benchmark()
+    bench = load_tool('benchmarks', 'bench_agmm_loss.py')
     feat = torch.randn(3, 4, 7, 9)
     labels = torch.randint(0, 5, (3, 7, 9))
     labels[0] = 254  # an image with no labelled pixel

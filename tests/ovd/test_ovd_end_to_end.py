@@ -12,19 +12,12 @@ import torch
 
 from wsvision.models.vlm import MiniVLM
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_tool
 from tests.ovd.helpers import ensure_ovd
 
 TINY_NET = ['model.backbone.base_channels=8',
             'model.neck.in_channels=[8,16,32,64]',
             'train_dataloader.batch_size=2', 'default_hooks.logger.interval=1']
-
-
-def load_script(path):
-    spec = importlib.util.spec_from_file_location(osp.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.skipif(importlib.util.find_spec('albumentations') is None,
@@ -40,8 +33,7 @@ def test_pseudo_labels_then_marvel_ovd_train_and_validate(tiny_scenes,
     vlm_cfg = tmp_path / 'vlm.py'
     vlm_cfg.write_text(f"vlm = dict(type='MiniVLM', checkpoint={vlm_path!r})\n")
     pl_file = str(tmp_path / 'pl.json')
-    make = load_script(osp.join(REPO, 'tools', 'data',
-                                'make_ovd_pseudo_labels.py'))
+    make = load_tool('data', 'make_ovd_pseudo_labels.py')
     quality = make.main([
         '--data-root', root, '--vlm', str(vlm_cfg), '--out', pl_file,
         '--work-dir', str(tmp_path / 'proposals'), '--device', 'cpu',
@@ -67,7 +59,7 @@ def test_pseudo_labels_then_marvel_ovd_train_and_validate(tiny_scenes,
         *[f'{s}_dataloader.dataset.data_root={root}'
           for s in ('train', 'val', 'test')]]
     work = tmp_path / 'marvel'
-    load_script(osp.join(REPO, 'tools', 'train.py')).main(
+    load_tool('train.py').main(
         [config, '--work-dir', str(work), '--cfg-options', *options])
     log = open(next(work.glob('*/*.log'))).read()
     assert (work / 'iter_3.pth').is_file()

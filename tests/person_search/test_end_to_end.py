@@ -1,7 +1,6 @@
 """End to end on the `tiny` preset: the benchmark trains and tests its rows,
 ``tools/test.py --show-dir`` writes query / top-k strips, and a real-format
 config (PRW) trains and searches with the same model."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -9,7 +8,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_tool
 from tests.fixtures.person_search_formats import build_prw
 
 TINY_MODEL = {
@@ -18,14 +17,6 @@ TINY_MODEL = {
     'model.rpn.in_channels': 16, 'model.roi_head.in_channels': 16,
     'model.roi_head.fc_channels': 64, 'model.reid_head.embed_dim': 128,
 }
-
-
-def load_tool(*path):
-    spec = importlib.util.spec_from_file_location(path[-1][:-3],
-                                                  osp.join(REPO, 'tools', *path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_benchmark_and_show_dir_on_tiny(tiny_person_search, tmp_path):

@@ -2,7 +2,6 @@
 embeddings of the right width, and checkpoints reload exactly."""
 import importlib.util
 import json
-import os
 
 import pytest
 import torch
@@ -10,7 +9,7 @@ import torch
 from wsvision.models.vlm import PROMPT_TEMPLATES, MiniVLM, prepare_crops
 from wsvision.registry import ENCODERS
 
-from tests.conftest import REPO, fashion_mnist_available
+from tests.conftest import fashion_mnist_available, load_tool
 from tests.vlm.helpers import register_tiny_open_clip, write_tiny_hf_clip
 
 HAS_OPEN_CLIP = importlib.util.find_spec('open_clip') is not None
@@ -101,10 +100,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
 @pytest.mark.skipif(not fashion_mnist_available(),
                     reason='Fashion-MNIST is not installed')
 def test_train_vlm_writes_a_checkpoint_and_zero_shot_accuracy(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        'train_vlm', os.path.join(REPO, 'tools', 'train_vlm.py'))
-    train_vlm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_vlm)
+    train_vlm = load_tool('train_vlm.py')
     out = tmp_path / 'vlm.pth'
     threads = torch.get_num_threads()
     try:

@@ -1,5 +1,4 @@
 """Sources, export and the make_weak_labels command line on tiny datasets."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
+from tests.conftest import load_tool
 from wsvision.datasets.io import DataError, read_label_png, write_label_png
 from wsvision.structures import IGNORE_INDEX, UNLABELLED
 from wsvision.weak_labels import (WEAK_LABEL_TYPES, CocoSplitSource,
@@ -19,13 +19,6 @@ from wsvision.weak_labels import (WEAK_LABEL_TYPES, CocoSplitSource,
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, 'tools', 'data', 'make_weak_labels.py')
-
-
-def load_cli():
-    spec = importlib.util.spec_from_file_location('make_weak_labels', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def variants(scene):
@@ -87,7 +80,7 @@ def test_coco_split_source_reads_masks_and_instances(dataset):
 
 def test_cli_round_trip(dataset):
     root, scenes = dataset
-    load_cli().main(['--data', root, '--split', 'train', '--type', 'all',
+    load_tool('data', 'make_weak_labels.py').main(['--data', root, '--split', 'train', '--type', 'all',
                      '--seed', '0', '--no-progress'])
     weak_dir = os.path.join(root, 'train', 'weak')
     coco = json.load(open(os.path.join(root, 'train', 'instances.json')))
@@ -155,7 +148,7 @@ def test_cli_on_a_plain_mask_folder(tmp_path, shapes_scene):
     masks_dir = tmp_path / 'SegmentationClass'
     for stem, (semantic, _) in variants(shapes_scene).items():
         write_label_png(str(masks_dir / f'{stem}.png'), semantic)
-    load_cli().main(['--masks', str(masks_dir), '--type', 'points',
+    load_tool('data', 'make_weak_labels.py').main(['--masks', str(masks_dir), '--type', 'points',
                      '--seed', '1', '--no-progress'])
     out_dir = tmp_path / 'weak' / 'points'
     labeler = build_weak_labeler('points')

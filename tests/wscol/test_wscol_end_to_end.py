@@ -5,7 +5,6 @@ benchmark."""
 import argparse
 import json
 import os.path as osp
-import runpy
 import shutil
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from tests.conftest import REPO, fashion_mnist_available
+from tests.conftest import REPO, fashion_mnist_available, load_tool
 from wsvision.datasets.io import DataError
 from wsvision.registry import DATASETS, MODELS
 from wsvision.utils.config import load_config
@@ -23,10 +22,8 @@ pytestmark = pytest.mark.skipif(not fashion_mnist_available(),
 WSCOL_CONFIG = 'configs/wscol/wscol_faster-rcnn_r18_fpn_fashionscenes-foggy.py'
 
 
-def load_benchmark() -> argparse.Namespace:
-    """``tools/benchmarks/sfod_table.py``'s functions (tools is no package)."""
-    return argparse.Namespace(**runpy.run_path(
-        osp.join(REPO, 'tools', 'benchmarks', 'sfod_table.py')))
+def load_benchmark():
+    return load_tool('benchmarks', 'sfod_table.py')
 
 
 @pytest.fixture(scope='module')

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from wsvision.apis.hub import (REPO_ROOT, is_url, load_model_index,
                                resolve_checkpoint, sha256_of)
 
-from tests.apis.helpers import load_tool
+from tests.conftest import load_tool
 
 INDEX = osp.join(REPO_ROOT, 'model-index.yml')
 ENTRIES = load_model_index(INDEX)

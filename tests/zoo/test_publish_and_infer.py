@@ -13,7 +13,8 @@ from wsvision.apis import init_model, inference_segmentor
 from wsvision.apis.hub import REPO_ROOT, sha256_of
 from wsvision.datasets.io import read_image
 
-from tests.apis.helpers import (DEMO_IMAGE, load_tool,
+from tests.conftest import load_tool
+from tests.apis.helpers import (DEMO_IMAGE,
                                 save_training_checkpoint, write_model_index,
                                 write_tiny_seg_config)
 
