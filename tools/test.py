@@ -9,7 +9,7 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from wsvision.datasets.io import DataError
-from wsvision.engine import init_cpu_distributed
+from wsvision.engine import finish_distributed, init_cpu_distributed
 from wsvision.utils.config import ConfigError, default_work_dir, load_config
 
 
@@ -52,6 +52,7 @@ def main(argv=None):
     try:
         runner = Runner.from_cfg(build_test_config(args))
         metrics = runner.test()
+        finish_distributed()
     except (ConfigError, DataError) as e:
         sys.exit(f'error: {e}')
     if args.out:

@@ -43,3 +43,15 @@ def init_cpu_distributed(cfg, launcher: str) -> None:
     wrapper.setdefault('find_unused_parameters',
                        cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
+
+
+def finish_distributed() -> None:
+    """Leave the process group together: barrier, then destroy it.
+
+    A rank that exits while the gloo group is alive can abort in its C++
+    destructors ("terminate called without an active exception") and take
+    the whole torchrun job down, so every entry point calls this on success.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
