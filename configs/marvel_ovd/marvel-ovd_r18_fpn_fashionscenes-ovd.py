@@ -10,7 +10,7 @@ _base_ = ['../faster_rcnn/faster-rcnn_r18_fpn_fashionscenes.py']
 class_names = ['t-shirt/top', 'trouser', 'pullover', 'dress', 'coat',
                'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot']
 novel_classes = ['shirt', 'sandal', 'bag']
-vlm = dict(type='MiniVLM', checkpoint='work_dirs/vlm/mini_vlm.pth')
+vlm = dict(type='MiniVLM', checkpoint='checkpoints/mini-vlm_fashion-mnist-c5dc2738.pth')
 
 model = dict(
     type='MarvelOVD',

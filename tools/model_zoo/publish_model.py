@@ -27,6 +27,7 @@ from mmengine.config import Config
 
 from wsvision.apis.hub import REPO_ROOT, sha256_of
 from wsvision.apis.model import load_checkpoint_file
+from wsvision.models.teacher_student import teacher_state_dict
 
 #: ``meta`` keys of an MMEngine checkpoint that a published file keeps.
 KEPT_META = ('cfg', 'dataset_meta', 'seed', 'experiment_name', 'iter',
@@ -46,6 +47,10 @@ def parse_args(argv=None):
                         "repository's checkpoints/)")
     parser.add_argument('--fp16', action='store_true',
                         help='store floating-point tensors as float16')
+    parser.add_argument('--teacher-only', action='store_true',
+                        help='keep only the EMA teacher of a teacher-student '
+                        'model (WSCoL, ...), keyed as the plain detector: '
+                        'what inference needs')
     parser.add_argument('--metrics', help='JSON of tools/test.py --out, run '
                         'on the published file')
     parser.add_argument('--metric-keys', nargs='+',
@@ -72,8 +77,14 @@ def git_commit(repo: str = REPO_ROOT) -> str:
         return 'unknown'
 
 
-def strip_checkpoint(path: str, fp16: bool) -> dict:
+def strip_checkpoint(path: str, fp16: bool,
+                     teacher_only: bool = False) -> dict:
     loaded = load_checkpoint_file(path)
+    if teacher_only:
+        try:
+            loaded['state_dict'] = teacher_state_dict(loaded['state_dict'])
+        except KeyError as e:
+            raise ValueError(f'{path}: --teacher-only: {e.args[0]}') from e
     if 'cfg' not in loaded['meta']:
         raise ValueError(f'{path}: meta has no `cfg` (config text); publish '
                          'checkpoints written by tools/train.py')
@@ -177,7 +188,8 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint not found: {args.checkpoint}')
-    checkpoint = strip_checkpoint(args.checkpoint, args.fp16)
+    checkpoint = strip_checkpoint(args.checkpoint, args.fp16,
+                                  args.teacher_only)
     name = args.name or default_name(checkpoint['meta'])
     config = args.config or find_config(name)
     path = save_published(checkpoint, args.out_dir, name)

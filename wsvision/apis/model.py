@@ -72,9 +72,14 @@ def check_state_dict(model: nn.Module, state_dict: Dict[str, torch.Tensor],
                      source: str) -> None:
     """Refuse weights that do not fit the model, naming the keys: missing,
     unexpected and shape-mismatched ones (e.g. a classifier for another
-    number of classes)."""
+    number of classes). State the model needs only for training
+    (``training_state_prefixes``) may be absent."""
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state_dict]
+    state_dict = model.checkpoint_view(state_dict) if hasattr(
+        model, 'checkpoint_view') else state_dict
+    optional = tuple(getattr(model, 'training_state_prefixes', ()))
+    missing = [k for k in expected
+               if k not in state_dict and not (optional and k.startswith(optional))]
     unexpected = [k for k in state_dict if k not in expected]
     shapes = [f'{k} (checkpoint {tuple(state_dict[k].shape)}, model '
               f'{tuple(v.shape)})' for k, v in expected.items()
@@ -194,7 +199,9 @@ def init_model(config_or_name: Union[str, Config], checkpoint='auto',
         check_classes(ckpt_classes, classes or config_classes(cfg),
                       f'checkpoint {path}')
         check_state_dict(model, loaded['state_dict'], f'checkpoint {path}')
-        model.load_state_dict(loaded['state_dict'])
+        model.load_state_dict(loaded['state_dict'],
+                              strict=not getattr(
+                                  model, 'training_state_prefixes', ()))
         model.dataset_meta = dict(loaded['meta'].get('dataset_meta') or {})
     elif classes is not None:
         model.dataset_meta = dict(classes=list(classes))

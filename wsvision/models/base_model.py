@@ -9,7 +9,18 @@ class TaskModel(BaseModel):
     ``self.predict`` (data samples with predictions), ``'tensor'`` ->
     ``self.tensor_forward`` (raw network outputs). Subclasses implement the
     three methods.
+
+    Checkpoints: ``checkpoint_view(state_dict)`` is the state dict a
+    checkpoint loads as (identity here; a teacher-student model maps a
+    plain detector's weights onto both networks), and state whose name
+    starts with one of ``training_state_prefixes`` is only needed to go on
+    training: an inference checkpoint (e.g. a zoo file) may leave it out.
     """
+
+    training_state_prefixes: tuple = ()
+
+    def checkpoint_view(self, state_dict: dict) -> dict:
+        return state_dict
 
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
         if mode == 'loss':

@@ -259,6 +259,8 @@ class WSCoL(MeanTeacherModel):
         grad_discrepancy_params='all',  # 'all' mapping parameters, or 'head'
                                         # (FC + projection: cheaper on CPUs)
     )
+    # Only training reads these: a teacher-only (zoo) checkpoint omits them.
+    training_state_prefixes = ('mapping.', 'memory.', 'step')
 
     def __init__(self, detector: dict, wscol: Optional[dict] = None,
                  predict_with: str = 'teacher',

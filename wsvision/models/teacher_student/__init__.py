@@ -1,5 +1,6 @@
 """The teacher–student engine shared by PS-TTL, MarvelOVD and WSCoL."""
-from .ema import MeanTeacher, MeanTeacherModel, ema_update_, sync_buffers_
+from .ema import (MeanTeacher, MeanTeacherModel, ema_update_, sync_buffers_,
+                  teacher_state_dict)
 from .memory import ClassFeatureQueue, all_gather_rows
 from .pseudo_labels import PseudoLabels, split_pseudo_labels
 from .quality import (PseudoLabelQualityHook, PseudoLabelQualityLog,
@@ -7,6 +8,7 @@ from .quality import (PseudoLabelQualityHook, PseudoLabelQualityLog,
 from .views import WeakStrongViews, build_albumentations
 
 __all__ = ['MeanTeacher', 'MeanTeacherModel', 'ema_update_', 'sync_buffers_',
+           'teacher_state_dict',
            'ClassFeatureQueue',
            'all_gather_rows', 'PseudoLabels', 'split_pseudo_labels',
            'PseudoLabelQualityHook', 'PseudoLabelQualityLog', 'add_pl_stats',

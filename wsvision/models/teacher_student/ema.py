@@ -96,10 +96,23 @@ class MeanTeacher(nn.Module):
         self.update_teacher(0.0)
 
 
+TEACHER_PREFIX = 'mean_teacher.teacher.'
+
+
+def teacher_state_dict(state_dict: dict) -> dict:
+    """The teacher alone, keyed as a plain detector's weights: what a
+    mean-teacher model needs for inference (a zoo file holds only this)."""
+    teacher = {k[len(TEACHER_PREFIX):]: v for k, v in state_dict.items()
+               if k.startswith(TEACHER_PREFIX)}
+    if not teacher:
+        raise KeyError('no mean_teacher.teacher.* weights in the state dict')
+    return teacher
+
+
 def _student_state_to_mean_teacher(module, state_dict, prefix, *args) -> None:
     """Load-state-dict pre-hook of ``MeanTeacherModel``: a plain student state
-    dict (no ``mean_teacher.`` keys, e.g. a detector trained alone) is
-    copied into both student and teacher."""
+    dict (no ``mean_teacher.`` keys, e.g. a detector trained alone or a
+    teacher-only zoo file) is copied into both student and teacher."""
     own = [k for k in state_dict if k.startswith(prefix)]
     if any(k.startswith(prefix + 'mean_teacher.') for k in own):
         return
@@ -138,6 +151,11 @@ class MeanTeacherModel(TaskModel):
 
     def update_teacher(self, momentum: float) -> None:
         self.mean_teacher.update_teacher(momentum)
+
+    def checkpoint_view(self, state_dict: dict) -> dict:
+        state_dict = dict(state_dict)
+        _student_state_to_mean_teacher(self, state_dict, '')
+        return state_dict
 
     def init_weights(self) -> None:
         """Initialise the student, then start the teacher from it."""

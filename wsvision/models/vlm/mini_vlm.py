@@ -64,10 +64,12 @@ class MiniVLM(VisionLanguageModel):
         super().__init__()
         state = None
         if checkpoint is not None:
-            if not os.path.isfile(checkpoint):
+            from ...apis.hub import is_url, resolve_checkpoint
+            if not is_url(checkpoint) and not os.path.isfile(checkpoint):
                 raise FileNotFoundError(
                     f'mini-VLM checkpoint {checkpoint} does not exist; train '
                     'one with tools/train_vlm.py')
+            checkpoint = resolve_checkpoint(checkpoint)
             state = torch.load(checkpoint, map_location='cpu',
                                weights_only=True)
             for key in ('image_encoder', 'image_size', 'width', 'text_encoder'):
