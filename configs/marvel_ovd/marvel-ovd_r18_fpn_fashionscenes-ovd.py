@@ -44,6 +44,17 @@ param_scheduler = [
          gamma=0.1),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=2000, val_interval=1000)
+# COCO AP with the novel / base summary (coco/nAP50, coco/bAP50).
+val_evaluator = [
+    dict(type='FewShotCocoMetric', novel_classes=novel_classes,
+         ann_file='data/fashion_scenes/val/instances.json'),
+    dict(type='VOCMetric'),
+]
+test_evaluator = [
+    dict(type='FewShotCocoMetric', novel_classes=novel_classes,
+         ann_file='data/fashion_scenes/test/instances.json'),
+    dict(type='VOCMetric'),
+]
 default_hooks = dict(checkpoint=dict(interval=1000))
 custom_hooks = [
     dict(type='RandomStateHook'),

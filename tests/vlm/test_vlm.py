@@ -1,11 +1,14 @@
 """The VLM interface: every backend gives unit-norm image and text
 embeddings of the right width, and checkpoints reload exactly."""
+import hashlib
 import importlib.util
 import json
+import shutil
 
 import pytest
 import torch
 
+from wsvision.apis import CheckpointError
 from wsvision.models.vlm import PROMPT_TEMPLATES, MiniVLM, prepare_crops
 from wsvision.registry import ENCODERS
 
@@ -55,6 +58,15 @@ def test_mini_vlm_interface_and_checkpoint_round_trip(tmp_path):
     # Frozen: no trainable parameter, eval mode even after .train().
     assert not any(p.requires_grad for p in reloaded.parameters())
     assert not reloaded.train().training
+    # A published name carries its sha256 prefix, checked on load.
+    digest = hashlib.sha256(open(path, 'rb').read()).hexdigest()
+    published = tmp_path / f'mini-vlm-{digest[:8]}.pth'
+    shutil.copy(path, published)
+    MiniVLM(checkpoint=str(published))
+    tampered = tmp_path / f'mini-vlm-{"0" * 8}.pth'
+    shutil.copy(path, tampered)
+    with pytest.raises(CheckpointError, match='tampered'):
+        MiniVLM(checkpoint=str(tampered))
 
 
 def test_hf_clip_backend_from_a_local_tiny_random_model(tmp_path):

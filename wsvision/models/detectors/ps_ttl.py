@@ -151,6 +151,9 @@ class PSTTL(MeanTeacherModel):
         prototype_momentum: weight of the old prototype in its update.
         predict_with: 'teacher' or 'student' for ``predict``.
     """
+    # Test-time learning rebuilds these from the K-shot set: a checkpoint of
+    # the detector alone is complete.
+    training_state_prefixes = ('prototypes', 'prototype_queue.')
 
     def __init__(self, detector: dict, hard_thr: float = 0.9,
                  uncertain_thr: float = 0.5, nms_iou: float = 0.5, queue_size: int = 128,
