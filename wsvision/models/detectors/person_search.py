@@ -154,12 +154,16 @@ class PersonSearchRCNN(FasterRCNN):
         feats, detections = self.detect(inputs, data_samples)
         det_embeds = self.embed(feats, [d.bboxes for d in detections]).split(
             [len(d) for d in detections])
-        with_gt = [s for s in data_samples if 'gt_instances' in s]
-        if with_gt:
-            gt_boxes = [s.gt_instances.bboxes.to(inputs.device) for s in with_gt]
-            for sample, embeds in zip(with_gt, self.embed(feats, gt_boxes).split(
-                    [len(b) for b in gt_boxes])):
-                sample.gt_instances.embeddings = embeds
+        if any('gt_instances' in s for s in data_samples):
+            # One (possibly empty) box list per image of the batch: RoI
+            # pooling reads a box's image from its position in the list.
+            gt_boxes = [s.gt_instances.bboxes.to(inputs.device)
+                        if 'gt_instances' in s else inputs.new_zeros(0, 4)
+                        for s in data_samples]
+            for sample, embeds in zip(data_samples, self.embed(
+                    feats, gt_boxes).split([len(b) for b in gt_boxes])):
+                if 'gt_instances' in sample:
+                    sample.gt_instances.embeddings = embeds
         for instances, embeds in zip(detections, det_embeds):
             instances.embeddings = embeds
         return self.set_predictions(data_samples, detections, rescale)
