@@ -1,5 +1,6 @@
-"""A teacher-student model publishes its EMA teacher alone, keyed as the
-plain detector, and that file loads back into the full model for inference."""
+"""Inference-only zoo files: a teacher-student model publishes its EMA
+teacher alone, keyed as the plain detector, and loads back into the full
+model; ``--inference-only`` drops the state only training reads."""
 import pytest
 import torch
 
@@ -19,7 +20,7 @@ def trained_checkpoint(tmp_path):
         for param in model.teacher.parameters():
             param.add_(torch.randn_like(param))
     path = tmp_path / 'iter_10.pth'
-    torch.save(dict(meta=dict(cfg='model = dict()'),
+    torch.save(dict(meta=dict(cfg="model = dict(type='WSCoL')"),
                     state_dict=model.state_dict()), path)
     return model, str(path)
 
@@ -53,3 +54,15 @@ def test_teacher_only_refuses_a_checkpoint_without_a_teacher(tmp_path):
     with pytest.raises(ValueError, match='no mean_teacher.teacher'):
         publish_model.strip_checkpoint(str(path), fp16=False,
                                        teacher_only=True)
+
+
+def test_inference_only_drops_the_model_classs_training_state(
+        trained_checkpoint):
+    model, path = trained_checkpoint
+    weights = publish_model.strip_checkpoint(path, fp16=False,
+                                             inference_only=True)['state_dict']
+    dropped = set(model.state_dict()) - set(weights)
+    assert dropped and all(k.startswith(('mapping.', 'memory.', 'step'))
+                           for k in dropped)
+    assert any(k.startswith('mapping.') for k in dropped)
+    assert all(k.startswith('mean_teacher.') for k in weights)

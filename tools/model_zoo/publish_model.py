@@ -51,6 +51,10 @@ def parse_args(argv=None):
                         help='keep only the EMA teacher of a teacher-student '
                         'model (WSCoL, ...), keyed as the plain detector: '
                         'what inference needs')
+    parser.add_argument('--inference-only', action='store_true',
+                        help="drop the state that only training reads (the "
+                        "model class's training_state_prefixes, e.g. memory "
+                        'banks)')
     parser.add_argument('--metrics', help='JSON of tools/test.py --out, run '
                         'on the published file')
     parser.add_argument('--metric-keys', nargs='+',
@@ -77,17 +81,34 @@ def git_commit(repo: str = REPO_ROOT) -> str:
         return 'unknown'
 
 
-def strip_checkpoint(path: str, fp16: bool,
-                     teacher_only: bool = False) -> dict:
+def training_state_prefixes(cfg_text: str) -> tuple:
+    """``training_state_prefixes`` of the checkpoint config's model class."""
+    from mmengine.registry import init_default_scope
+
+    from wsvision.registry import MODELS
+    cfg = Config.fromstring(cfg_text, '.py')
+    init_default_scope(cfg.get('default_scope', 'wsvision'))
+    model_cls = MODELS.get(cfg.model.type)
+    if model_cls is None:
+        raise ValueError(f'unknown model type {cfg.model.type!r}')
+    return tuple(getattr(model_cls, 'training_state_prefixes', ()))
+
+
+def strip_checkpoint(path: str, fp16: bool, teacher_only: bool = False,
+                     inference_only: bool = False) -> dict:
     loaded = load_checkpoint_file(path)
+    if 'cfg' not in loaded['meta']:
+        raise ValueError(f'{path}: meta has no `cfg` (config text); publish '
+                         'checkpoints written by tools/train.py')
+    if inference_only:
+        drop = training_state_prefixes(loaded['meta']['cfg'])
+        loaded['state_dict'] = {k: v for k, v in loaded['state_dict'].items()
+                                if not (drop and k.startswith(drop))}
     if teacher_only:
         try:
             loaded['state_dict'] = teacher_state_dict(loaded['state_dict'])
         except KeyError as e:
             raise ValueError(f'{path}: --teacher-only: {e.args[0]}') from e
-    if 'cfg' not in loaded['meta']:
-        raise ValueError(f'{path}: meta has no `cfg` (config text); publish '
-                         'checkpoints written by tools/train.py')
     meta = {k: loaded['meta'][k] for k in KEPT_META if k in loaded['meta']}
     meta['git_commit'] = git_commit()
     state_dict = {k: v.half() if fp16 and v.is_floating_point() else v
@@ -189,7 +210,7 @@ def main(argv=None):
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint not found: {args.checkpoint}')
     checkpoint = strip_checkpoint(args.checkpoint, args.fp16,
-                                  args.teacher_only)
+                                  args.teacher_only, args.inference_only)
     name = args.name or default_name(checkpoint['meta'])
     config = args.config or find_config(name)
     path = save_published(checkpoint, args.out_dir, name)

@@ -71,6 +71,8 @@ class PersonSearchRCNN(FasterRCNN):
     + ``PackPersonSearchInputs``); ``person_ids`` when the loss reads
     identities; ``masks`` when the exemplars mask their background.
     """
+    # The loss's memory banks / lookup table: training state only.
+    training_state_prefixes = ('reid_loss.',)
 
     def __init__(self, reid_head: dict, reid_loss: dict, **kwargs):
         super().__init__(**kwargs)
