@@ -52,9 +52,9 @@ def parse_args(argv=None):
                         'model (WSCoL, ...), keyed as the plain detector: '
                         'what inference needs')
     parser.add_argument('--inference-only', action='store_true',
-                        help="drop the state that only training reads (the "
-                        "model class's training_state_prefixes, e.g. memory "
-                        'banks)')
+                        help='drop what inference does not need from the '
+                        "file: the model class's omittable_state_prefixes "
+                        '(memory banks, frozen pretrained encoders)')
     parser.add_argument('--metrics', help='JSON of tools/test.py --out, run '
                         'on the published file')
     parser.add_argument('--metric-keys', nargs='+',
@@ -81,8 +81,9 @@ def git_commit(repo: str = REPO_ROOT) -> str:
         return 'unknown'
 
 
-def training_state_prefixes(cfg_text: str) -> tuple:
-    """``training_state_prefixes`` of the checkpoint config's model class."""
+def omittable_state_prefixes(cfg_text: str) -> tuple:
+    """What an inference file of the checkpoint config's model class may
+    omit (``TaskModel.omittable_state_prefixes``)."""
     from mmengine.registry import init_default_scope
 
     from wsvision.registry import MODELS
@@ -91,7 +92,8 @@ def training_state_prefixes(cfg_text: str) -> tuple:
     model_cls = MODELS.get(cfg.model.type)
     if model_cls is None:
         raise ValueError(f'unknown model type {cfg.model.type!r}')
-    return tuple(getattr(model_cls, 'training_state_prefixes', ()))
+    method = getattr(model_cls, 'omittable_state_prefixes', None)
+    return tuple(method()) if method is not None else ()
 
 
 def strip_checkpoint(path: str, fp16: bool, teacher_only: bool = False,
@@ -101,7 +103,7 @@ def strip_checkpoint(path: str, fp16: bool, teacher_only: bool = False,
         raise ValueError(f'{path}: meta has no `cfg` (config text); publish '
                          'checkpoints written by tools/train.py')
     if inference_only:
-        drop = training_state_prefixes(loaded['meta']['cfg'])
+        drop = omittable_state_prefixes(loaded['meta']['cfg'])
         loaded['state_dict'] = {k: v for k, v in loaded['state_dict'].items()
                                 if not (drop and k.startswith(drop))}
     if teacher_only:

@@ -68,16 +68,22 @@ def _listed(items: Sequence[str]) -> str:
     return ', '.join(items[:MAX_LISTED]) + more
 
 
+def omittable_prefixes(model) -> tuple:
+    """The state prefixes an inference checkpoint of ``model`` may omit."""
+    method = getattr(model, 'omittable_state_prefixes', None)
+    return tuple(method()) if method is not None else ()
+
+
 def check_state_dict(model: nn.Module, state_dict: Dict[str, torch.Tensor],
                      source: str) -> None:
     """Refuse weights that do not fit the model, naming the keys: missing,
     unexpected and shape-mismatched ones (e.g. a classifier for another
-    number of classes). State the model needs only for training
-    (``training_state_prefixes``) may be absent."""
+    number of classes). State that an inference file may omit
+    (``TaskModel.omittable_state_prefixes``) may be absent."""
     expected = model.state_dict()
     state_dict = model.checkpoint_view(state_dict) if hasattr(
         model, 'checkpoint_view') else state_dict
-    optional = tuple(getattr(model, 'training_state_prefixes', ()))
+    optional = omittable_prefixes(model)
     missing = [k for k in expected
                if k not in state_dict and not (optional and k.startswith(optional))]
     unexpected = [k for k in state_dict if k not in expected]
@@ -200,8 +206,7 @@ def init_model(config_or_name: Union[str, Config], checkpoint='auto',
                       f'checkpoint {path}')
         check_state_dict(model, loaded['state_dict'], f'checkpoint {path}')
         model.load_state_dict(loaded['state_dict'],
-                              strict=not getattr(
-                                  model, 'training_state_prefixes', ()))
+                              strict=not omittable_prefixes(model))
         model.dataset_meta = dict(loaded['meta'].get('dataset_meta') or {})
     elif classes is not None:
         model.dataset_meta = dict(classes=list(classes))

@@ -12,12 +12,20 @@ class TaskModel(BaseModel):
 
     Checkpoints: ``checkpoint_view(state_dict)`` is the state dict a
     checkpoint loads as (identity here; a teacher-student model maps a
-    plain detector's weights onto both networks), and state whose name
-    starts with one of ``training_state_prefixes`` is only needed to go on
-    training: an inference checkpoint (e.g. a zoo file) may leave it out.
+    plain detector's weights onto both networks). A zoo (inference) file may
+    leave out the state named by ``omittable_state_prefixes()``: what only
+    training reads (``training_state_prefixes``, e.g. memory banks) and
+    frozen pretrained weights that the model loads from their own source
+    when it is built (``pretrained_state_prefixes``, e.g. a text encoder).
     """
 
     training_state_prefixes: tuple = ()
+    pretrained_state_prefixes: tuple = ()
+
+    @classmethod
+    def omittable_state_prefixes(cls) -> tuple:
+        return tuple(cls.training_state_prefixes) + tuple(
+            cls.pretrained_state_prefixes)
 
     def checkpoint_view(self, state_dict: dict) -> dict:
         return state_dict

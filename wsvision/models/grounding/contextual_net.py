@@ -32,6 +32,9 @@ class ConTEXTualNet3D(TaskModel):
         data_preprocessor: defaults to ``GroundingDataPreprocessor``.
     """
 
+    # The frozen text encoder is loaded from its own pretrained files.
+    pretrained_state_prefixes = ('text_encoder.',)
+
     def __init__(self, filters: Sequence[int] = (64, 96, 128, 192, 256),
                  strides: Sequence[int] = (1, 2, 2, 2, 2),
                  text_encoder: Optional[dict] = dict(type='HFTextEncoder'),
