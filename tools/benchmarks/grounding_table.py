@@ -12,7 +12,11 @@ It writes ``grounding_table.json`` (metrics, configs, seed, git commit, wall
 time) and ``grounding_table.png`` (F1 bars) to the work folder, and example
 overlays of the weak-label model to ``<work>/contextual-weak/vis/``.
 Presets: ``tiny`` (a smoke run of a few iterations), ``cpu`` (2 CPU cores,
-about 20 minutes per model) and ``gpu`` (the paper's network).
+about 20 minutes per model) and ``gpu`` (the paper's network). ``--resume``
+continues each model from its latest checkpoint in ``<work>/<row>/`` (e.g.
+after an interruption, or for models trained with ``tools/train.py`` there);
+a finished model is only tested, and its ``train_time_s`` covers this run
+alone.
 """
 import json
 import os
@@ -75,6 +79,9 @@ def parse_args(argv=None):
         data_help=None, seed_help='seed of the data set and of training')
     parser.add_argument('--data-root',
                         help='default: data/phantom_pet_<preset>')
+    parser.add_argument('--resume', action='store_true',
+                        help='resume each model from the latest checkpoint '
+                        'in WORK_DIR/<row> (a finished model is only tested)')
     parser.add_argument('--rebuild', action='store_true',
                         help='rebuild PhantomPET even if a build of this '
                         'preset and seed exists')
@@ -173,6 +180,7 @@ def main(argv=None):
     results = {}
     for key in PRESET_CONFIGS[args.preset]:
         cfg = model_config(args.preset, key, data_root, work_dir, args.seed)
+        cfg.resume = args.resume
         runner = Runner.from_cfg(cfg)
         train_start = time.time()
         runner.train()
@@ -180,6 +188,7 @@ def main(argv=None):
         metrics = runner.test()
         results[key] = dict(
             name=MODEL_NAMES[key], config=PRESET_CONFIGS[args.preset][key],
+            resumed=args.resume,
             train_time_s=round(test_start - train_start, 1),
             test_time_s=round(time.time() - test_start, 1),
             f1=f1_row(metrics),
