@@ -26,7 +26,7 @@ import yaml
 from mmengine.config import Config
 
 from wsvision.apis.hub import REPO_ROOT, sha256_of
-from wsvision.apis.model import load_checkpoint_file
+from wsvision.apis.model import load_checkpoint_file, omittable_prefixes
 from wsvision.models.teacher_student import teacher_state_dict
 
 #: ``meta`` keys of an MMEngine checkpoint that a published file keeps.
@@ -92,8 +92,7 @@ def omittable_state_prefixes(cfg_text: str) -> tuple:
     model_cls = MODELS.get(cfg.model.type)
     if model_cls is None:
         raise ValueError(f'unknown model type {cfg.model.type!r}')
-    method = getattr(model_cls, 'omittable_state_prefixes', None)
-    return tuple(method()) if method is not None else ()
+    return omittable_prefixes(model_cls)
 
 
 def strip_checkpoint(path: str, fp16: bool, teacher_only: bool = False,
@@ -105,7 +104,7 @@ def strip_checkpoint(path: str, fp16: bool, teacher_only: bool = False,
     if inference_only:
         drop = omittable_state_prefixes(loaded['meta']['cfg'])
         loaded['state_dict'] = {k: v for k, v in loaded['state_dict'].items()
-                                if not (drop and k.startswith(drop))}
+                                if not k.startswith(drop)}
     if teacher_only:
         try:
             loaded['state_dict'] = teacher_state_dict(loaded['state_dict'])

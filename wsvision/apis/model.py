@@ -69,7 +69,8 @@ def _listed(items: Sequence[str]) -> str:
 
 
 def omittable_prefixes(model) -> tuple:
-    """The state prefixes an inference checkpoint of ``model`` may omit."""
+    """The state prefixes an inference checkpoint of ``model`` (a model or
+    a model class) may omit."""
     method = getattr(model, 'omittable_state_prefixes', None)
     return tuple(method()) if method is not None else ()
 
@@ -85,7 +86,7 @@ def check_state_dict(model: nn.Module, state_dict: Dict[str, torch.Tensor],
         model, 'checkpoint_view') else state_dict
     optional = omittable_prefixes(model)
     missing = [k for k in expected
-               if k not in state_dict and not (optional and k.startswith(optional))]
+               if k not in state_dict and not k.startswith(optional)]
     unexpected = [k for k in state_dict if k not in expected]
     shapes = [f'{k} (checkpoint {tuple(state_dict[k].shape)}, model '
               f'{tuple(v.shape)})' for k, v in expected.items()
