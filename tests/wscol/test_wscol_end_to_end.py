@@ -121,6 +121,22 @@ def test_benchmark_tiny_writes_the_table(tmp_path):
     assert (tmp_path / 'out' / 'sfod_table.png').is_file()
     for run in summary['runs'].values():  # the target test split, once per row
         assert 'foggy' in run['config'] or run is summary['runs']['source-only']
+    # --rows: finished rows are reused, so asking for row 1 again keeps the
+    # whole table; a folder holding only the oracle gives a one-row table
+    # whose WSCoL targets are not measured.
+    again = benchmark.main(['--preset', 'tiny', '--iters-scale', '0.1', '--rows', '1',
+                            '--data', str(tmp_path / 'data'),
+                            '--work-dir', str(tmp_path / 'out')])
+    assert [row['method'] for row in again['table']] == methods
+    assert again['table'][1:] == summary['table'][1:]
+    shutil.copytree(tmp_path / 'out' / 'oracle', tmp_path / 'oracle_only' / 'oracle')
+    alone = benchmark.main(['--preset', 'tiny', '--iters-scale', '0.1', '--rows', '6',
+                            '--data', str(tmp_path / 'data'),
+                            '--work-dir', str(tmp_path / 'oracle_only')])
+    assert [row['method'] for row in alone['table']] == ['target oracle']
+    assert set(alone['targets'].values()) == {None}
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(['--rows', '7'])
 
 
 @pytest.mark.slow

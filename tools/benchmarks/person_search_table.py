@@ -19,8 +19,10 @@ baseline + 10 points and >= 0.85 x the upper bound) and writes
 times, git commit) and ``person_search_table.png`` to the work folder, and
 query / top-5 strips of the full SSL model to ``<work>/ssl/vis/``. A finished
 row (its ``result.json``) is reused, so an interrupted run continues where it
-stopped. ``--iters-scale`` multiplies every schedule (quick runs); a GPU is
-used when there is one.
+stopped. ``--iters-scale`` multiplies every schedule (quick runs);
+``--cfg-options`` changes every row's config the same way (e.g.
+``load_from=CHECKPOINT`` to start all rows from one detector); a GPU is used
+when there is one.
 
 Smoke run::
 
@@ -38,10 +40,12 @@ from mmengine.runner import Runner
 
 from wsvision.datasets.fashion_scenes import build_variant
 from wsvision.datasets.io import load_json
+from wsvision.utils.config import ConfigError, load_config
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import (DATA_HELP, REPO, benchmark_parser, choice_list,  # noqa: E402
-                    git_commit, parse_common_args, pyplot, save_figure)
+                    git_commit, parse_cfg_options, parse_common_args, pyplot,
+                    save_figure)
 
 CONFIG = 'configs/ssl_person_search/{}_r18_fpn_fashionscenes-ps.py'
 ROWS = {
@@ -65,11 +69,14 @@ def parse_args(argv=None):
         __doc__.splitlines()[0], 'person_search_table_<preset>',
         data_help=f'{DATA_HELP}; the variant lives in <data>/person_search',
         iters_scale_help='multiply every schedule length (e.g. 0.01 for a smoke run)',
-        seed_help='seed of the data build and of training')
+        seed_help='seed of the data build and of training',
+        cfg_options_help='key=value overrides applied to every row\'s config, '
+        'as in tools/train.py')
     parser.add_argument('--rows', default=','.join(ROWS),
                         help=f'comma-separated rows (default: {",".join(ROWS)})')
     args = parse_common_args(parser, argv)
     args.rows = choice_list(parser, '--rows', args.rows, ROWS)
+    args.cfg_options = parse_cfg_options(args.cfg_options)
     return args
 
 
@@ -96,9 +103,10 @@ def scaled(iters: int, scale: float) -> int:
 
 
 def row_config(key: str, preset: str, data_root: str, work_dir: str,
-               iters_scale: float, seed: int) -> Config:
-    """The row's config with the data, work folder, seed and schedule set."""
-    cfg = Config.fromfile(osp.join(REPO, CONFIG.format(ROWS[key][1])))
+               iters_scale: float, seed: int, cfg_options=None) -> Config:
+    """The row's config with ``cfg_options`` applied (keys checked) and the
+    data, work folder, seed and schedule set."""
+    cfg = load_config(osp.join(REPO, CONFIG.format(ROWS[key][1])), cfg_options)
     for loader in ('train_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data_root
     cfg.work_dir = osp.join(work_dir, key)
@@ -137,7 +145,7 @@ def train_and_test(key: str, cfg: Config) -> dict:
     test_start = time.time()
     metrics = runner.test()
     result = dict(name=ROWS[key][0], config=CONFIG.format(ROWS[key][1]),
-                  max_iters=cfg.train_cfg.max_iters,
+                  max_iters=cfg.train_cfg.max_iters, load_from=cfg.get('load_from'),
                   mAP=metrics['search/mAP'], top1=metrics['search/top1'],
                   num_queries=metrics['search/num_queries'],
                   train_wall_s=round(test_start - start, 1),
@@ -188,15 +196,20 @@ def main(argv=None):
     start = time.time()
     data_root = prepare_data(args.data, args.preset, args.seed)
     os.makedirs(args.work_dir, exist_ok=True)
-    results = {key: train_and_test(key, row_config(
-        key, args.preset, data_root, args.work_dir, args.iters_scale, args.seed))
-        for key in args.rows}
+    try:
+        configs = {key: row_config(key, args.preset, data_root, args.work_dir,
+                                   args.iters_scale, args.seed, args.cfg_options)
+                   for key in args.rows}
+    except ConfigError as error:  # a mistyped --cfg-options key
+        raise SystemExit(f'error: {error}')
+    results = {key: train_and_test(key, cfg) for key, cfg in configs.items()}
     targets = check_targets(results)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'
     title = (f'FashionScenes person search, preset {args.preset}, '
              f'iters x{args.iters_scale:g}, seed {args.seed}')
     summary = dict(benchmark='FashionScenes person search', preset=args.preset,
-                   iters_scale=args.iters_scale, seed=args.seed, device=device,
+                   iters_scale=args.iters_scale, seed=args.seed,
+                   cfg_options=args.cfg_options, device=device,
                    git_commit=git_commit(), data_root=data_root,
                    wall_s=round(time.time() - start, 1), rows=results,
                    targets=targets,
