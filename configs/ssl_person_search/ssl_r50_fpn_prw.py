@@ -2,6 +2,10 @@
 # instance masks: the exemplar crops keep their whole box. The schedule is
 # the paper's: SGD, lr 1e-3, 26 epochs with steps at 16 and 22, batch 4.
 _base_ = ['./_base_/ssl_r18_fpn_fashionscenes-ps.py']
+# Not the FashionScenes detector of the base config: give an
+# ImageNet-pretrained ResNet-50 you have, e.g.
+# model.backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH).
+load_from = None
 model = dict(
     backbone=dict(depth=50, base_channels=64),
     neck=dict(in_channels=[256, 512, 1024, 2048], out_channels=256),

@@ -95,7 +95,9 @@ def test_wscol_adapts_selects_on_val_and_tests_once(foggy_root, tmp_path):
         for line in path.read_text().splitlines():
             logged |= set(json.loads(line))
     assert {'loss_contrast', 'loss_weak_strong', 'loss_grad_discrepancy',
-            'loss_kl', 'unsup_loss_cls'} <= logged
+            'loss_kl', 'unsup_loss_cls',
+            # the background-uncertainty diagnostics (loss 4's switch)
+            'nms_count_var', 'fg_only_frac'} <= logged
     train_log = next((tmp_path / 'run').glob('*/*.log')).read_text()
     assert f'Load checkpoint from {source_path}' in train_log
     # The teacher moved away from the source weights by EMA.

@@ -48,8 +48,15 @@ def test_full_wscol_has_every_loss_and_trains_student_and_mapping_only():
     losses = run_loss(model, batch_with_strong_views())
     assert set(losses) == {'unsup_loss_rpn_cls', 'unsup_loss_rpn_bbox', 'unsup_loss_cls',
                            'unsup_loss_bbox', 'loss_kl', 'loss_contrast',
-                           'loss_weak_strong', 'loss_grad_discrepancy'}
+                           'loss_weak_strong', 'loss_grad_discrepancy',
+                           'nms_count_var', 'fg_only_frac'}
     assert all(torch.isfinite(v) for v in losses.values())
+    # The uncertainty diagnostics are logged, not optimised (mmengine sums
+    # only the keys that hold 'loss').
+    diagnostics = {k: losses.pop(k) for k in ('nms_count_var', 'fg_only_frac')}
+    assert not any(v.requires_grad for v in diagnostics.values())
+    assert diagnostics['nms_count_var'] >= 0
+    assert 0 <= diagnostics['fg_only_frac'] <= 1
     sum(losses.values()).backward()
     assert model.mapping.projection.weight.grad.abs().sum() > 0
     assert model.student.backbone.conv1.weight.grad.abs().sum() > 0

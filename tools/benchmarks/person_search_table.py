@@ -21,8 +21,9 @@ query / top-5 strips of the full SSL model to ``<work>/ssl/vis/``. A finished
 row (its ``result.json``) is reused, so an interrupted run continues where it
 stopped. ``--iters-scale`` multiplies every schedule (quick runs);
 ``--cfg-options`` changes every row's config the same way (e.g.
-``load_from=CHECKPOINT`` to start all rows from one detector); a GPU is used
-when there is one.
+``load_from=None`` trains every row from scratch instead of from the
+FashionScenes detector the configs start from); a GPU is used when there
+is one.
 
 Smoke run::
 
@@ -60,6 +61,7 @@ TINY_MODEL = {
     'model.neck.out_channels': 16, 'model.rpn.in_channels': 16,
     'model.roi_head.in_channels': 16, 'model.roi_head.fc_channels': 64,
     'train_dataloader.batch_size': 4, 'test_dataloader.batch_size': 8,
+    'load_from': None,  # the configs' detector has the full width
 }
 TARGET_GAIN, TARGET_RATIO = 0.10, 0.85
 

@@ -456,6 +456,11 @@ class WSCoL(MeanTeacherModel):
         use = (labels < self.num_classes) | ~fg_only
         weak_emb, strong_emb, labels = weak_emb[use], strong_emb[use], labels[use]
         losses = {}
+        if cfg['uncertainty'] and len(keep):  # logged, not optimised
+            variance = labels.new_tensor([float(teacher['variances'][i])
+                                          for i in keep], dtype=torch.float32)
+            losses['nms_count_var'] = variance.mean()
+            losses['fg_only_frac'] = (variance > cfg['uncertainty_thr']).float().mean()
         if cfg['contrast_weight'] > 0:  # loss 5
             losses['loss_contrast'] = cfg['contrast_weight'] * \
                 supervised_contrastive_loss(strong_emb, labels,
