@@ -80,4 +80,23 @@ def test_ovd_table_benchmark_on_tiny(tmp_path, cli_env):
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.load(open(tmp_path / 'out' / 'ovd_table.json'))
     assert [r['row'] for r in report['rows']] == [1, 2, 3, 4, 5]
+    assert set(report['targets'].values()) <= {True, False}  # all measured
     assert os.path.isfile(tmp_path / 'out' / 'ovd_table.png')
+
+
+def test_ovd_table_targets_on_hand_made_rows():
+    table = load_tool('benchmarks', 'ovd_table.py')
+    novel = {1: 0.40, 2: 0.45, 3: 0.48, 4: 0.50, 5: 0.60}
+    rows = [dict(row=n, novel_ap50=v) for n, v in novel.items()]
+    assert table.check_targets(rows) == {
+        'MarvelOVD novel AP50 >= 0.75 x oracle': True,    # 0.50 >= 0.45
+        'MarvelOVD novel AP50 >= naive PLs + 5': True,    # 0.50 >= 0.45
+        'no component lowers novel AP50': True}
+    rows[2]['novel_ap50'] = 0.44                          # mining hurts
+    rows[4]['novel_ap50'] = 0.70                          # 0.50 < 0.525
+    assert table.check_targets(rows) == {
+        'MarvelOVD novel AP50 >= 0.75 x oracle': False,
+        'MarvelOVD novel AP50 >= naive PLs + 5': True,
+        'no component lowers novel AP50': False}
+    # Rows not run leave their targets unmeasured.
+    assert set(table.check_targets(rows[3:4]).values()) == {None}
