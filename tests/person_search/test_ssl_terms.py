@@ -195,3 +195,25 @@ def test_exemplar_retint_keeps_background_and_bounds_gains():
     assert ((gains > 0.5) & (gains < 1.5)).all()
     assert torch.allclose(gains, gains[:, :1, :1].expand_as(gains))  # per channel
     assert not torch.allclose(gains[0], gains[1])
+
+
+def test_dml_warmup_keeps_instance_labels_until_its_epoch():
+    batch = tiny_batch(False)
+    # Instance 9 (scene 1) is nearly instance 4 (scene 0): a multi-label pair.
+    gt = batch.gt_embeds.clone()
+    gt[2] = F.normalize(gt[0] + 0.05 * gt[3], dim=0)
+    batch = ReIDBatch(roi_embeds=gt.repeat(2, 1), roi_gt=batch.roi_gt,
+                      gt_embeds=gt, gt_image=batch.gt_image,
+                      gt_instance_ids=batch.gt_instance_ids)
+
+    def second_visit(epoch, **kwargs):
+        loss = SSLLoss(128, exemplar_branch=False, scale_invariant=False, **kwargs)
+        loss.epoch = epoch
+        loss(batch)
+        return float(loss(batch)['loss_dml'])
+
+    instance_only = second_visit(0.0, multi_label=False)
+    multi_label = second_visit(0.0)
+    assert multi_label != pytest.approx(instance_only)  # the pair matters
+    assert second_visit(1.5, dml_warmup_epochs=2.0) == pytest.approx(instance_only)
+    assert second_visit(2.0, dml_warmup_epochs=2.0) == pytest.approx(multi_label)

@@ -258,6 +258,9 @@ class SSLLoss(nn.Module):
             gains in [1 - x, 1 + x] (not in the paper; 0 keeps the colours).
         margin, gamma: of ``scale_invariant_loss`` (0.3, 0.05).
         dml_weight, scale_weight: loss weights.
+        dml_warmup_epochs: before this (fractional) epoch every instance is
+            only its own label, as in the weak baseline; the multi-labels
+            start after it (not in the paper; 0 = from the start).
     """
 
     def __init__(self, embed_dim: int, momentum: float = 0.8,
@@ -269,7 +272,7 @@ class SSLLoss(nn.Module):
                  mask_background: bool = True, exemplar_tint: float = 0.0,
                  margin: float = 0.3,
                  gamma: float = 0.05, dml_weight: float = 1.0,
-                 scale_weight: float = 1.0):
+                 scale_weight: float = 1.0, dml_warmup_epochs: float = 0.0):
         super().__init__()
         if scale_invariant and not exemplar_branch:
             raise ValueError('SSLLoss: scale_invariant=True needs '
@@ -285,6 +288,7 @@ class SSLLoss(nn.Module):
         self.exemplar_tint = exemplar_tint
         self.margin, self.gamma = margin, gamma
         self.dml_weight, self.scale_weight = dml_weight, scale_weight
+        self.dml_warmup_epochs = dml_warmup_epochs
         self.main_memory = FeatureMemory(embed_dim, momentum)
         self.exemplar_memory = FeatureMemory(embed_dim, momentum)
         self.register_buffer('scales', torch.zeros(0, 2))
@@ -366,7 +370,7 @@ class SSLLoss(nn.Module):
             seen = (ids < len(memory)) & valid[ids.clamp(max=len(memory) - 1)]
             labels = torch.zeros(len(ids), len(memory), dtype=torch.bool,
                                  device=memory.device)
-            if self.multi_label:
+            if self.multi_label and self.epoch >= self.dml_warmup_epochs:
                 rows = torch.where(seen[:, None],
                                    memory[ids.clamp(max=len(memory) - 1)],
                                    batch.gt_embeds.detach())
