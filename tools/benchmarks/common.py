@@ -145,6 +145,13 @@ def parse_cfg_options(options) -> dict:
     return parser.parse_args(['--cfg-options', *options] if options else []).cfg_options
 
 
+def target_lines(targets: dict) -> list:
+    """``met: <target>`` / ``NOT met: ...`` / ``not measured: ...`` (a
+    target whose value is None) for each item of ``{target: bool | None}``."""
+    status = {True: 'met', False: 'NOT met', None: 'not measured'}
+    return [f'{status[met]}: {target}' for target, met in targets.items()]
+
+
 def last_checkpoint(work_dir: str):
     """The checkpoint MMEngine recorded last in ``work_dir``, or None."""
     pointer = osp.join(work_dir, 'last_checkpoint')

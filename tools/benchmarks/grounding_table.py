@@ -33,7 +33,8 @@ from wsvision.datasets.petct import (PRESETS, build_phantom_pet,
 from wsvision.datasets.petct.phantom import TRACERS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import benchmark_parser, git_commit, pyplot, save_figure  # noqa: E402
+from common import (benchmark_parser, git_commit, pyplot,  # noqa: E402
+                    save_figure, target_lines)
 
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
                       'configs', 'contextual_net')
@@ -212,8 +213,7 @@ def main(argv=None):
     print(f'weak-label accuracy: {100 * score["accuracy"]:.1f}% '
           f'({score["kept"]} kept labels; the paper: 98%)')
     print(format_table(results))
-    for target, met in targets.items():
-        print(f'{"met" if met else "NOT met"}: {target}')
+    print('\n'.join(target_lines(targets)))
     print(f'wall time {summary["wall_time_s"]:.0f} s; wrote {json_path}, '
           f'{png_path} and {osp.join(work_dir, "contextual-weak", "vis")}')
     return summary

@@ -44,7 +44,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import (ITERS_SCALE_HELP, REPO, benchmark_parser,  # noqa: E402
                     check_common_args, git_commit, last_checkpoint,
                     parse_cfg_options, pyplot, resolve_common_paths, run_tool,
-                    save_figure, scaled)
+                    save_figure, scaled, target_lines)
 
 CONFIG = 'configs/marvel_ovd/marvel-ovd_r18_fpn_fashionscenes-ovd{}.py'
 ROWS = (('naive VLM PLs (VL-PLM)', '-naive-pl'),
@@ -289,9 +289,7 @@ def main(argv=None) -> dict:
     table = format_table(rows)
     print(table)
     targets = check_targets(rows)
-    status = {True: 'met', False: 'NOT met', None: 'not measured'}
-    for target, met in targets.items():
-        print(f'{status[met]}: {target}')
+    print('\n'.join(target_lines(targets)))
     report = dict(preset=args.preset, iters_scale=args.iters_scale,
                   seed=args.seed, data=data, git_commit=git_commit(),
                   device='cuda' if torch.cuda.is_available() else 'cpu',

@@ -46,7 +46,7 @@ from wsvision.utils.config import ConfigError, load_config
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import (DATA_HELP, REPO, benchmark_parser, choice_list,  # noqa: E402
                     git_commit, parse_cfg_options, parse_common_args, pyplot,
-                    save_figure)
+                    save_figure, target_lines)
 
 CONFIG = 'configs/ssl_person_search/{}_r18_fpn_fashionscenes-ps.py'
 ROWS = {
@@ -222,8 +222,7 @@ def main(argv=None):
     png_path = osp.join(args.work_dir, 'person_search_table.png')
     plot(results, png_path, title)
     print(f'\n{title}\n{format_table(results)}')
-    for target, met in targets.items():
-        print(f'{"met" if met else "NOT met"}: {target}')
+    print('\n'.join(target_lines(targets)))
     print(f'wall time {summary["wall_s"]:.0f} s; wrote {json_path} and {png_path}')
     return summary
 

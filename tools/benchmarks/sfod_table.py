@@ -45,7 +45,8 @@ from wsvision.utils.config import load_config
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import (ITERS_SCALE_HELP, REPO, benchmark_parser,  # noqa: E402
-                    git_commit, parse_common_args, pyplot, save_figure, scaled)
+                    git_commit, parse_common_args, pyplot, save_figure, scaled,
+                    target_lines)
 
 SOURCE_CONFIG = 'configs/faster_rcnn/faster-rcnn_r18_fpn_fashionscenes.py'
 ORACLE_CONFIG = 'configs/faster_rcnn/faster-rcnn_r18_fpn_fashionscenes-foggy-oracle.py'
@@ -281,8 +282,7 @@ def format_table(summary: dict) -> str:
     lines = [f'{"method":<26} {"foggy test AP50":>15} {"/ oracle":>9}']
     lines += [f'{row["method"]:<26} {row["ap50"]:>15.1f} {fraction(row):>9}'
               for row in summary['table']]
-    status = {True: 'met', False: 'NOT met', None: 'not measured'}
-    lines += [f'{status[met]}: {target}' for target, met in summary['targets'].items()]
+    lines += target_lines(summary['targets'])
     return '\n'.join(lines)
 
 
