@@ -83,7 +83,7 @@ def test_train_and_test_cli_on_boxes(weak_scenes, tmp_path, cli_env):
 @pytest.mark.slow
 def test_wsss_table_smoke_run_and_resume(tiny_scenes, tmp_path, cli_env):
     """The benchmark on `tiny` with 2 iterations: table, JSON and PNG; a
-    second call skips every finished run."""
+    second call skips every finished run; a third trains only AGMM."""
     import shutil
     data = tmp_path / 'data'
     shutil.copytree(tiny_scenes, data)  # the benchmark adds its weak labels
@@ -108,3 +108,35 @@ def test_wsss_table_smoke_run_and_resume(tiny_scenes, tmp_path, cli_env):
     second = subprocess.run(cmd, env=cli_env, capture_output=True, text=True)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.count('done before, skipped') == 5
+    # --methods agmm: a new type trains AGMM only; partial CE stays '-'.
+    types = cmd.index('--types') + 1
+    third = subprocess.run(cmd[:types] + ['points,tags', '--methods', 'agmm'] + cmd[types + 1:],
+                           env=cli_env, capture_output=True, text=True)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert 'agmm_deeplabv3plus_r18_fashionscenes-tag: training' in third.stdout
+    assert 'partial-ce_deeplabv3plus_r18_fashionscenes-tag' not in third.stdout
+    tags = json.loads((tmp_path / 'out' / 'wsss_table.json').read_text())['table'][1]
+    assert tags['label_type'] == 'tags' and tags['partial_ce_miou'] is None
+    assert 0 <= tags['agmm_miou'] <= 1
+
+
+def test_wsss_table_rows_with_unmeasured_runs_and_targets():
+    """A run that was not trained is a '-' cell and an unmeasured target; the
+    ratio and the points margin are computed from what exists."""
+    def run(miou):
+        return dict(metrics=dict(mIoU=miou))
+
+    results = {'full': run(0.5), 'agmm-points': run(0.45), 'partial-ce-points': run(0.40),
+               'agmm-boxes': run(0.48)}
+    rows = WSSS_TABLE.table_rows(results, ['points', 'boxes', 'tags'])
+    assert rows[1]['partial_ce_miou'] is None and rows[2]['agmm_miou'] is None
+    assert rows[1]['agmm_full_ratio'] == pytest.approx(0.96)
+    met = WSSS_TABLE.targets(rows)
+    assert met['points: AGMM / full >= 0.92 (measured 0.900)'] is False
+    assert met['boxes: AGMM / full >= 0.93 (measured 0.960)'] is True
+    assert met['tags: AGMM / full >= 0.80'] is None
+    assert met['points: AGMM >= partial CE + 0.03 mIoU (measured +0.0500)'] is True
+    text = WSSS_TABLE.format_table(rows, 0.5)
+    assert 'boxes      | -               | 0.4800    | 0.960' in text
+    assert 'not measured: tags: AGMM / full >= 0.80' in text
+    assert 'NOT met: points: AGMM / full >= 0.92 (measured 0.900)' in text

@@ -15,7 +15,11 @@ writes ``wsss_table.json`` (every run's config, metrics, seed, wall time, and
 the git commit) and ``wsss_table.png`` (bar chart) to ``--out``. Every run
 lives in ``<out>/<config name>/``; a finished run (its ``result.json``) is
 skipped and an interrupted one resumes from its last checkpoint, so a long
-benchmark can be stopped and continued with the same command.
+benchmark can be stopped and continued with the same command. ``--methods
+agmm`` trains only the AGMM++ runs (the partial-CE cells of runs that do not
+exist are printed as ``-``). Below the table, each label type's target ratio
+(and, on points, AGMM's margin over partial CE) is printed as met / NOT met /
+not measured.
 
 Smoke run::
 
@@ -37,7 +41,7 @@ from wsvision.weak_labels import (WEAK_LABEL_TYPES, CocoSplitSource, build_weak_
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import (REPO, benchmark_parser, choice_list, git_commit,  # noqa: E402
                     last_checkpoint, parse_cfg_options, parse_common_args, pyplot,
-                    run_tool, save_figure)
+                    run_tool, save_figure, target_lines)
 
 #: Weak-label type (its folder or JSON name) -> the suffix of its config names.
 LABEL_TYPES = {'scribbles': 'scribble', 'points': 'point', 'blocks50': 'block50',
@@ -45,6 +49,11 @@ LABEL_TYPES = {'scribbles': 'scribble', 'points': 'point', 'blocks50': 'block50'
 FULL_CONFIG = 'configs/deeplabv3plus/deeplabv3plus_r18_fashionscenes-full.py'
 WEAK_CONFIG = 'configs/agmm/{method}_deeplabv3plus_r18_fashionscenes-{suffix}.py'
 METHODS = {'partial-ce': 'partial-CE', 'agmm': 'AGMM'}
+#: The issue's targets: AGMM / full mIoU per label type, and AGMM's margin
+#: over partial CE on points (in mIoU).
+TARGET_RATIOS = {'scribbles': 0.97, 'points': 0.92, 'blocks50': 0.97, 'blocks10': 0.90,
+                 'boxes': 0.93, 'tags': 0.80}
+POINTS_MARGIN = 0.03
 
 
 def parse_args(argv=None):
@@ -54,8 +63,12 @@ def parse_args(argv=None):
         cfg_options_help='overrides passed to every training and test run')
     parser.add_argument('--types', default=','.join(LABEL_TYPES),
                         help='comma-separated weak-label types (default: all)')
+    parser.add_argument('--methods', default=','.join(METHODS),
+                        help='comma-separated methods to train (default: all); '
+                             'finished runs of the others are still reported')
     args = parse_common_args(parser, argv)
     args.types = choice_list(parser, '--types', args.types, LABEL_TYPES)
+    args.methods = choice_list(parser, '--methods', args.methods, METHODS)
     return args
 
 
@@ -111,26 +124,54 @@ def train_and_test(config: str, out: str, options) -> dict:
 
 
 def table_rows(results: dict, label_types) -> list:
+    """One row per label type; a run that was not measured is None."""
     full = results['full']['metrics']['mIoU']
     rows = []
     for label_type in label_types:
         pce, agmm = (results[f'{method}-{label_type}']['metrics']['mIoU']
+                     if f'{method}-{label_type}' in results else None
                      for method in METHODS)
         rows.append(dict(label_type=label_type, partial_ce_miou=pce, agmm_miou=agmm,
-                         agmm_full_ratio=agmm / full if full else float('nan')))
+                         agmm_full_ratio=None if agmm is None else
+                         agmm / full if full else float('nan')))
     return rows
+
+
+def targets(rows: list) -> dict:
+    """{target text: met (bool) or None when not measured}."""
+    by_type = {row['label_type']: row for row in rows}
+    met = {}
+    for label_type, ratio in TARGET_RATIOS.items():
+        row = by_type.get(label_type, {})
+        value = row.get('agmm_full_ratio')
+        text = f'{label_type}: AGMM / full >= {ratio:.2f}'
+        met[text + (f' (measured {value:.3f})' if value is not None else '')] = \
+            None if value is None else bool(value >= ratio)
+    points = by_type.get('points', {})
+    text = f'points: AGMM >= partial CE + {POINTS_MARGIN:.2f} mIoU'
+    if points.get('agmm_miou') is None or points.get('partial_ce_miou') is None:
+        met[text] = None
+    else:
+        margin = points['agmm_miou'] - points['partial_ce_miou']
+        met[f'{text} (measured {margin:+.4f})'] = bool(margin >= POINTS_MARGIN)
+    return met
+
+
+def _cell(value, digits: int) -> str:
+    return '-' if value is None else f'{value:.{digits}f}'
 
 
 def format_table(rows: list, full_miou: float) -> str:
     header = ('label type', 'partial-CE mIoU', 'AGMM mIoU', 'AGMM / full ratio')
-    lines = [header] + [(row['label_type'], f'{row["partial_ce_miou"]:.4f}',
-                         f'{row["agmm_miou"]:.4f}', f'{row["agmm_full_ratio"]:.3f}')
+    lines = [header] + [(row['label_type'], _cell(row['partial_ce_miou'], 4),
+                         _cell(row['agmm_miou'], 4), _cell(row['agmm_full_ratio'], 3))
                         for row in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = [' | '.join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
             for line in lines]
     text.insert(1, '-+-'.join('-' * width for width in widths))
     text.append(f'full supervision mIoU: {full_miou:.4f}')
+    text.extend(target_lines(targets(rows)))
     return '\n'.join(text)
 
 
@@ -139,8 +180,9 @@ def plot(rows: list, full_miou: float, path: str) -> None:
     plt = pyplot()
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(1.4 * len(rows) + 2, 4))
-    ax.bar(x - 0.2, [row['partial_ce_miou'] for row in rows], 0.4, label='partial CE')
-    ax.bar(x + 0.2, [row['agmm_miou'] for row in rows], 0.4, label='AGMM++')
+    for offset, key, label in ((-0.2, 'partial_ce_miou', 'partial CE'),
+                               (0.2, 'agmm_miou', 'AGMM++')):
+        ax.bar(x + offset, [row[key] or 0 for row in rows], 0.4, label=label)
     ax.axhline(full_miou, color='k', linestyle='--', label='full supervision')
     ax.set_xticks(x, [row['label_type'] for row in rows])
     ax.set_ylabel('test mIoU')
@@ -155,13 +197,16 @@ def main(argv=None):
     prepare_data(args.data, args.preset, args.seed, args.types)
     options = [f'{split}_dataloader.dataset.data_root={args.data}'
                for split in ('train', 'val', 'test')] + list(args.cfg_options)
-    configs = {'full': FULL_CONFIG}
-    for label_type in args.types:
-        for method in METHODS:
-            configs[f'{method}-{label_type}'] = WEAK_CONFIG.format(
-                method=method, suffix=LABEL_TYPES[label_type])
+    runs = [('full', None, FULL_CONFIG)] + [
+        (f'{method}-{label_type}', method,
+         WEAK_CONFIG.format(method=method, suffix=LABEL_TYPES[label_type]))
+        for label_type in args.types for method in METHODS]
     results, failures = {}, []
-    for key, config in configs.items():
+    for key, method, config in runs:
+        finished = osp.isfile(osp.join(args.out, osp.splitext(osp.basename(config))[0],
+                                       'result.json'))
+        if method is not None and method not in args.methods and not finished:
+            continue  # not asked for and never measured: a '-' cell
         try:
             results[key] = train_and_test(config, args.out, options)
         except RuntimeError as e:
@@ -176,6 +221,7 @@ def main(argv=None):
     summary = dict(preset=args.preset, data=args.data, data_seed=args.seed,
                    git_commit=git_commit(), cfg_options=list(args.cfg_options),
                    full_miou=full_miou, table=rows, runs=results,
+                   targets=targets(rows),
                    wall_s=round(time.time() - start, 1),
                    weak_label_types={t: WEAK_LABEL_TYPES[t] for t in args.types})
     with open(osp.join(args.out, 'wsss_table.json'), 'w') as f:
