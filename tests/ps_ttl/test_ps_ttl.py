@@ -123,8 +123,20 @@ def test_pseudo_label_losses_uncertain_boxes_and_prototypes(monkeypatch):
     assert counts[0] > 1 and counts[1:] == [1, 1]
     assert not torch.equal(model.prototypes[0], initial[0])
     torch.testing.assert_close(model.prototypes[1:], initial[1:])
-    # Quality stats against the hidden ground truth of the stream image.
-    assert model.pl_stats == dict(tp=1, num_pred=1, num_gt=2)
+    # Quality stats against the hidden ground truth of the stream image: the
+    # hard box is right; the uncertain box covers the class-2 object, and
+    # both the teacher and the soft label (prototype 2 came from this very
+    # box) name class 2.
+    assert model.pl_stats == dict(tp=1, num_pred=1, num_gt=2, unc_matched=1,
+                                  unc_teacher_correct=1, unc_soft_correct=1)
+    # Prototypes in the wrong slots: the soft label is now wrong.
+    with torch.no_grad():
+        model.prototypes.copy_(initial[[2, 0, 1]])
+    model.pl_stats = {}
+    model.loss(**model.data_preprocessor(batch, True))
+    assert model.pl_stats['unc_matched'] == 1
+    assert model.pl_stats['unc_teacher_correct'] == 1
+    assert model.pl_stats['unc_soft_correct'] == 0
 
 
 def test_soft_label_weight_zero_turns_the_kl_off(monkeypatch):

@@ -199,9 +199,15 @@ def test_pseudo_label_quality_matching_and_log(tmp_path):
     assert record['pl_precision'] == pytest.approx(3 / 6)
     assert record['pl_recall'] == pytest.approx(3 / 4)
     assert model.pl_stats == {}
+    # A model's own counts are recorded and totalled alongside.
+    model.pl_stats = dict(tp=0, num_pred=1, num_gt=1, unc_matched=2)
+    assert log.collect(model, step=2)['unc_matched'] == 2
+    model.pl_stats = dict(tp=1, num_pred=1, num_gt=1, unc_matched=3)
+    log.collect(model, step=3)
+    assert log.summary()['unc_matched'] == 5 and log.summary()['tp'] == 4
     log.dump(str(tmp_path))
     saved = json.loads((tmp_path / 'pl_quality.json').read_text())
-    assert saved['total']['tp'] == 3
+    assert saved['total']['tp'] == 4 and saved['total']['unc_matched'] == 5
     assert (tmp_path / 'pl_quality.png').stat().st_size > 0
 
 

@@ -158,6 +158,12 @@ class TestTimeLearningLoop(TestLoop):
         self.adapt()
         metrics.update(self.evaluate())
         summary = self.pl_quality.summary()
+        if summary.get('unc_matched'):
+            # How often the teacher's class / the soft label's most likely
+            # class is right on uncertain boxes that cover an object.
+            for source in ('teacher', 'soft'):
+                summary[f'unc_{source}_acc'] = \
+                    summary[f'unc_{source}_correct'] / summary['unc_matched']
         # Precision / recall are undefined (NaN) without pseudo-labels / GT.
         metrics.update({f'ttl/{k}': v for k, v in summary.items() if v == v})
         self.runner.call_hook('after_test_epoch', metrics=metrics)

@@ -38,12 +38,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import InstanceData
+from torchvision.ops import box_iou
 
 from ...registry import MODELS
 from ...structures import DetDataSample
 from ..teacher_student import (ClassFeatureQueue, MeanTeacherModel,
                                add_pl_stats, split_pseudo_labels)
 from .faster_rcnn import img_shapes
+
+#: Counts of the soft labels' accuracy on uncertain boxes (logging only).
+SOFT_STAT_KEYS = ('unc_matched', 'unc_teacher_correct', 'unc_soft_correct')
 
 
 class _ScaleGradient(torch.autograd.Function):
@@ -252,11 +256,12 @@ class PSTTL(MeanTeacherModel):
             detections = self.teacher.roi_head.predict(
                 self.teacher.roi_adapter(feats), proposals,
                 img_shapes(weak, data_samples))
-        targets = []
+        targets, uncertain_boxes = [], []
         for sample, det in zip(data_samples, detections):
             pls = split_pseudo_labels(det.bboxes, det.scores, det.labels,
                                       self.hard_thr, self.uncertain_thr,
                                       self.nms_iou)
+            uncertain_boxes.append(pls.uncertain)
             if 'gt_instances' in sample:  # hidden annotations: logging only
                 add_pl_stats(self.pl_stats, pls.hard, sample.gt_instances)
             num_hard, num_uncertain = len(pls.hard), len(pls.uncertain)
@@ -269,7 +274,37 @@ class PSTTL(MeanTeacherModel):
                 label_weights=(~uncertain).float(),
                 bbox_weights=torch.zeros(len(uncertain), device=weak.device),
                 uncertain=uncertain))
+        if all('gt_instances' in sample for sample in data_samples):
+            self._add_soft_label_stats(feats, uncertain_boxes, data_samples)
         return feats, targets
+
+    @torch.no_grad()
+    def _add_soft_label_stats(self, feats: Dict[str, torch.Tensor],
+                              uncertain: List[InstanceData],
+                              data_samples: List[DetDataSample]) -> None:
+        """Logging only, against the hidden annotations: of the uncertain
+        boxes that overlap a ground-truth box (IoU >= 0.5), how many the
+        teacher's class (``unc_teacher_correct``) and the prototype soft
+        label's most likely class (``unc_soft_correct``) get right, out of
+        ``unc_matched``."""
+        counts = dict.fromkeys(SOFT_STAT_KEYS, 0)
+        roi_feats = self.teacher.roi_forward(
+            feats, [u.bboxes for u in uncertain]).roi_feats
+        soft_class = prototype_soft_labels(
+            roi_feats, self.prototypes, self.temperature).argmax(1).split(
+                [len(u) for u in uncertain])
+        for boxes, soft, sample in zip(uncertain, soft_class, data_samples):
+            gt = sample.gt_instances
+            if len(boxes) == 0 or len(gt) == 0:
+                continue
+            iou, best = box_iou(boxes.bboxes, gt.bboxes.to(boxes.bboxes)).max(1)
+            matched = iou >= 0.5
+            truth = gt.labels.to(boxes.labels.device)[best]
+            counts['unc_matched'] += int(matched.sum())
+            counts['unc_teacher_correct'] += int((matched & (boxes.labels == truth)).sum())
+            counts['unc_soft_correct'] += int((matched & (soft == truth)).sum())
+        for key, value in counts.items():
+            self.pl_stats[key] = self.pl_stats.get(key, 0) + value
 
     def pseudo_label_loss(self, weak: torch.Tensor,
                           data_samples: List[DetDataSample]

@@ -9,7 +9,9 @@ dict with integer counts ``tp``, ``num_pred`` and ``num_gt`` summed over the
 current iteration's images (``pseudo_label_quality`` per image, added with
 ``add_pl_stats``). ``PseudoLabelQualityLog`` reads and resets it after each
 iteration, all-reduces the counts over the ranks and records precision and
-recall; ``PseudoLabelQualityHook`` does that during training and writes
+recall. A model may add further integer counts of its own to ``pl_stats``
+(every rank the same keys, e.g. PS-TTL's soft-label accuracy counts); they
+are all-reduced, recorded and totalled alongside; ``PseudoLabelQualityHook`` does that during training and writes
 ``pl_quality.json`` and ``pl_quality.png`` into the work dir at the end.
 """
 import json
@@ -72,28 +74,28 @@ class PseudoLabelQualityLog:
 
     def collect(self, model, step: int) -> Optional[Dict[str, float]]:
         """Read and reset ``model.pl_stats``; returns this iteration's
-        ``pl_precision`` / ``pl_recall`` (None when the model has no stats).
-        Every rank must call it (the counts are all-reduced)."""
+        counts with ``pl_precision`` / ``pl_recall`` (None when the model has
+        no stats). Every rank must call it (the counts are all-reduced)."""
         model = model.module if is_model_wrapper(model) else model
         stats = getattr(model, 'pl_stats', None)
         if stats is None:
             return None
-        counts = torch.tensor([float(stats.get(k, 0)) for k in STAT_KEYS])
+        keys = list(STAT_KEYS) + sorted(set(stats) - set(STAT_KEYS))
+        counts = torch.tensor([float(stats.get(k, 0)) for k in keys])
         all_reduce(counts)
         model.pl_stats = {}
-        tp, num_pred, num_gt = counts.tolist()
-        for key, value in zip(STAT_KEYS, (tp, num_pred, num_gt)):
-            self.totals[key] += int(value)
-        record = dict(step=step, tp=int(tp), num_pred=int(num_pred),
-                      num_gt=int(num_gt),
-                      pl_precision=tp / num_pred if num_pred else float('nan'),
+        record = dict(step=step, **{k: int(v) for k, v in zip(keys, counts.tolist())})
+        for key in keys:
+            self.totals[key] = self.totals.get(key, 0) + record[key]
+        tp, num_pred, num_gt = (record[k] for k in STAT_KEYS)
+        record.update(pl_precision=tp / num_pred if num_pred else float('nan'),
                       pl_recall=tp / num_gt if num_gt else float('nan'))
         self.history.append(record)
         return record
 
     def summary(self) -> Dict[str, float]:
         tp, num_pred, num_gt = (self.totals[k] for k in STAT_KEYS)
-        return dict(self.totals,
+        return dict(self.totals,  # with any counts of the model's own
                     pl_precision=tp / num_pred if num_pred else float('nan'),
                     pl_recall=tp / num_gt if num_gt else float('nan'))
 
