@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from wsvision.models.person_search import (ReIDBatch, SSLLoss, exemplar_inputs,
-                                           retint,
+                                           keep_most_similar, retint,
                                            kmeans_box_scales, label_threshold,
                                            multi_label_loss,
                                            scale_invariant_loss,
@@ -217,3 +217,20 @@ def test_dml_warmup_keeps_instance_labels_until_its_epoch():
     assert multi_label != pytest.approx(instance_only)  # the pair matters
     assert second_visit(1.5, dml_warmup_epochs=2.0) == pytest.approx(instance_only)
     assert second_visit(2.0, dml_warmup_epochs=2.0) == pytest.approx(multi_label)
+
+
+def test_keep_most_similar_caps_the_labels():
+    labels = torch.tensor([[True, True, False, True], [False, True, False, False],
+                           [False, False, False, False]])
+    similarity = torch.tensor([[0.9, 0.7, 0.99, 0.8], [0.1, 0.5, 0.9, 0.9],
+                               [1.0, 1.0, 1.0, 1.0]])
+    kept = keep_most_similar(labels, similarity, 2)
+    # Row 0 keeps its two most similar labels (0.9, 0.8), never the 0.99 it
+    # did not have; row 1 has one label only; row 2 none.
+    assert kept.tolist() == [[True, False, False, True], [False, True, False, False],
+                             [False, False, False, False]]
+    assert keep_most_similar(labels, similarity, 10).equal(labels)
+    with pytest.raises(ValueError, match='k must be positive'):
+        keep_most_similar(labels, similarity, 0)
+    with pytest.raises(ValueError, match='max_positives'):
+        SSLLoss(embed_dim=8, max_positives=0)

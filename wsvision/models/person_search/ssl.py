@@ -206,6 +206,24 @@ def scene_prior_labels(similarity: torch.Tensor, own_scenes: torch.Tensor,
     return is_best & (index == first.gather(1, scene_index))
 
 
+def keep_most_similar(labels: torch.Tensor, similarity: torch.Tensor,
+                      k: int) -> torch.Tensor:
+    """The ``k`` most similar of each row's labels (G, N) bool (ties go to
+    the lower index); rows with fewer keep all of theirs. A cap on the
+    positives as in the multi-label (MMCL) line of work, which ranks the
+    candidates and keeps the top k."""
+    if k <= 0:
+        raise ValueError(f'keep_most_similar: k must be positive, got {k}')
+    k = min(k, labels.shape[1])
+    if k == 0:
+        return labels
+    score = similarity.masked_fill(~labels, float('-inf'))
+    top = score.topk(k, dim=1)
+    kept = torch.zeros_like(labels)
+    kept.scatter_(1, top.indices, torch.isfinite(top.values))
+    return kept
+
+
 def multi_label_loss(logits: torch.Tensor, labels: torch.Tensor,
                      valid: torch.Tensor, balance: float = 5.0,
                      hard_negative_ratio: float = 0.01) -> torch.Tensor:
@@ -261,6 +279,9 @@ class SSLLoss(nn.Module):
         dml_warmup_epochs: before this (fractional) epoch every instance is
             only its own label, as in the weak baseline; the multi-labels
             start after it (not in the paper; 0 = from the start).
+        max_positives: keep only this many of an instance's multi-labels,
+            the most similar (``keep_most_similar``; not in the paper, which
+            keeps every entry over the threshold; None).
     """
 
     def __init__(self, embed_dim: int, momentum: float = 0.8,
@@ -272,7 +293,8 @@ class SSLLoss(nn.Module):
                  mask_background: bool = True, exemplar_tint: float = 0.0,
                  margin: float = 0.3,
                  gamma: float = 0.05, dml_weight: float = 1.0,
-                 scale_weight: float = 1.0, dml_warmup_epochs: float = 0.0):
+                 scale_weight: float = 1.0, dml_warmup_epochs: float = 0.0,
+                 max_positives: Optional[int] = None):
         super().__init__()
         if scale_invariant and not exemplar_branch:
             raise ValueError('SSLLoss: scale_invariant=True needs '
@@ -289,6 +311,10 @@ class SSLLoss(nn.Module):
         self.margin, self.gamma = margin, gamma
         self.dml_weight, self.scale_weight = dml_weight, scale_weight
         self.dml_warmup_epochs = dml_warmup_epochs
+        if max_positives is not None and max_positives < 1:
+            raise ValueError('SSLLoss: max_positives must be None or >= 1, got '
+                             f'{max_positives}')
+        self.max_positives = max_positives
         self.main_memory = FeatureMemory(embed_dim, momentum)
         self.exemplar_memory = FeatureMemory(embed_dim, momentum)
         self.register_buffer('scales', torch.zeros(0, 2))
@@ -374,10 +400,14 @@ class SSLLoss(nn.Module):
                 rows = torch.where(seen[:, None],
                                    memory[ids.clamp(max=len(memory) - 1)],
                                    batch.gt_embeds.detach())
+                similarity = rows @ memory.T  # S = M M^T
                 labels = scene_prior_labels(
-                    rows @ memory.T, scenes, self.main_memory.tags,  # S = M M^T
+                    similarity, scenes, self.main_memory.tags,
                     label_threshold(self.epoch, *self.threshold), valid,
                     self.scene_prior)
+                if self.max_positives is not None:
+                    labels = keep_most_similar(labels, similarity,
+                                               self.max_positives)
             labels[seen.nonzero()[:, 0], ids[seen]] = True
             logits = batch.roi_embeds @ memory.T
             loss = multi_label_loss(logits, labels[batch.roi_gt], valid,
