@@ -213,3 +213,26 @@ def test_pack_det_inputs_without_annotations():
     sample = packed['data_samples']
     assert 'gt_instances' not in sample
     assert sample.scale_factor == (1.0, 1.0) and sample.flip is False
+
+
+def test_albu_photometric_step_is_seeded_and_names_a_bad_transform():
+    """Per-channel gains move no pixel: one gain per channel over the whole
+    image, the same stream for the same numpy seed; an unknown albumentations
+    class is named with its index."""
+    from wsvision.registry import TRANSFORMS
+    albu = TRANSFORMS.build(dict(type='Albu', transforms=[dict(
+        type='MultiplicativeNoise', multiplier=(0.5, 1.5), per_channel=True,
+        elementwise=False, p=1.0)]))
+    img = np.full((6, 5, 3), 100, np.uint8)
+    np.random.seed(3)
+    first = albu(dict(img=img.copy(), gt_bboxes=np.zeros((0, 4))))
+    out = first['img']
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert (out == out[0, 0]).all() and not (out[0, 0] == 100).all()
+    assert np.all((out[0, 0] >= 50) & (out[0, 0] <= 150))
+    np.random.seed(3)
+    assert np.array_equal(albu(dict(img=img.copy()))['img'], out)
+    with pytest.raises(KeyError, match=r"Albu.transforms\[1\]: albumentations has no "
+                                       r"transform 'NoSuchThing'"):
+        TRANSFORMS.build(dict(type='Albu', transforms=[dict(type='ToGray'),
+                                                       dict(type='NoSuchThing')]))

@@ -17,9 +17,8 @@ MMEngine), so a fixed run seed gives a fixed augmentation stream.
 """
 from typing import Optional, Sequence
 
-import numpy as np
-
 from ...datasets.transforms.formatting import image_to_tensor
+from ...datasets.transforms.photometric import build_albumentations, run_albumentations
 from ...registry import TRANSFORMS
 
 #: Default strong photometric augmentation (as in Unbiased Teacher / PS-TTL).
@@ -32,26 +31,6 @@ DEFAULT_STRONG = (
          hole_height_range=(0.05, 0.2), hole_width_range=(0.05, 0.2),
          fill=0, p=0.7),
 )
-
-
-def build_albumentations(transforms: Sequence[dict], where: str):
-    """An ``albumentations.Compose`` from ``dict(type=<class name>, ...)``."""
-    try:
-        import albumentations
-    except ImportError as e:
-        raise ImportError(f'{where} needs albumentations '
-                          '(pip install albumentations)') from e
-    built = []
-    for i, cfg in enumerate(transforms):
-        cfg = dict(cfg)
-        name = cfg.pop('type', None)
-        transform_cls = getattr(albumentations, str(name), None)
-        if transform_cls is None:
-            raise KeyError(f'{where}[{i}]: albumentations has no transform '
-                           f'{name!r}')
-        built.append(transform_cls(**cfg))
-    return albumentations.Compose(built)
-
 
 @TRANSFORMS.register_module()
 class WeakStrongViews:
@@ -75,16 +54,12 @@ class WeakStrongViews:
             'WeakStrongViews.strong')
         self.pack = TRANSFORMS.build(pack)
 
-    def _photometric(self, compose, img: np.ndarray) -> np.ndarray:
-        compose.set_random_seed(int(np.random.randint(2 ** 31 - 1)))
-        return compose(image=np.ascontiguousarray(img))['image']
-
     def __call__(self, results: dict) -> dict:
         for transform in self.geometric:
             results = transform(results)
         image = results['img']
-        strong = self._photometric(self.strong, image)
-        results['img'] = self._photometric(self.weak, image)
+        strong = run_albumentations(self.strong, image)
+        results['img'] = run_albumentations(self.weak, image)
         packed = self.pack(results)
         packed['data_samples'].strong_inputs = image_to_tensor(strong)
         return packed
