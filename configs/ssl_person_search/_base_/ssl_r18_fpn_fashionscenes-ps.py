@@ -11,7 +11,8 @@
 # 10-class, so the 1-class box predictor and the re-ID head start fresh. From
 # scratch the re-ID embeddings collapse (every cosine ~1) and no row learns
 # re-identification: 2000 iterations gave weak baseline / SSL / OIM mAP
-# 4.5 / 3.5 / 23.2 against 13.7 / 17.5 / 39.8 from this start.
+# 4.5 / 3.5 / 23.2 against 13.7 / 17.5 / 39.8 from this start (SSL with the
+# paper's scale-only exemplars; 28.6 with the re-tinted ones of its config).
 _base_ = [
     '../../_base_/models/faster_rcnn_r18_fpn.py',
     '../../_base_/default_runtime.py',
