@@ -91,14 +91,19 @@ def prepare_data(data: str, preset: str, seed: int, label_types) -> None:
                            seed=seed)
 
 
+def result_path(config: str, out: str) -> str:
+    """Where the finished run of ``config`` records its result."""
+    return osp.join(out, osp.splitext(osp.basename(config))[0], 'result.json')
+
+
 def train_and_test(config: str, out: str, options) -> dict:
     """Train ``config`` and test its last checkpoint, or load the finished run."""
     name = osp.splitext(osp.basename(config))[0]
     work_dir = osp.join(out, name)
-    result_path = osp.join(work_dir, 'result.json')
-    if osp.isfile(result_path):
+    result_file = result_path(config, out)
+    if osp.isfile(result_file):
         print(f'{name}: done before, skipped')
-        return load_json(result_path)
+        return load_json(result_file)
     os.makedirs(work_dir, exist_ok=True)
     cfg = load_config(osp.join(REPO, config), parse_cfg_options(options))
     resume = ['--resume'] if last_checkpoint(work_dir) else []
@@ -117,7 +122,7 @@ def train_and_test(config: str, out: str, options) -> dict:
                   seed=cfg.randomness.get('seed'), max_iters=cfg.train_cfg.get('max_iters'),
                   metrics=load_json(metrics_path), train_wall_s=round(train_s, 1),
                   test_wall_s=round(test_s, 1), resumed=bool(resume))
-    with open(result_path, 'w') as f:
+    with open(result_file, 'w') as f:
         json.dump(result, f, indent=2)
     print(f'{name}: mIoU {result["metrics"]["mIoU"]:.4f} (train {train_s:.0f} s)', flush=True)
     return result
@@ -203,9 +208,8 @@ def main(argv=None):
         for label_type in args.types for method in METHODS]
     results, failures = {}, []
     for key, method, config in runs:
-        finished = osp.isfile(osp.join(args.out, osp.splitext(osp.basename(config))[0],
-                                       'result.json'))
-        if method is not None and method not in args.methods and not finished:
+        if (method is not None and method not in args.methods
+                and not osp.isfile(result_path(config, args.out))):
             continue  # not asked for and never measured: a '-' cell
         try:
             results[key] = train_and_test(config, args.out, options)

@@ -215,8 +215,6 @@ def keep_most_similar(labels: torch.Tensor, similarity: torch.Tensor,
     if k <= 0:
         raise ValueError(f'keep_most_similar: k must be positive, got {k}')
     k = min(k, labels.shape[1])
-    if k == 0:
-        return labels
     score = similarity.masked_fill(~labels, float('-inf'))
     top = score.topk(k, dim=1)
     kept = torch.zeros_like(labels)

@@ -9,10 +9,11 @@ dict with integer counts ``tp``, ``num_pred`` and ``num_gt`` summed over the
 current iteration's images (``pseudo_label_quality`` per image, added with
 ``add_pl_stats``). ``PseudoLabelQualityLog`` reads and resets it after each
 iteration, all-reduces the counts over the ranks and records precision and
-recall. A model may add further integer counts of its own to ``pl_stats``
-(every rank the same keys, e.g. PS-TTL's soft-label accuracy counts); they
-are all-reduced, recorded and totalled alongside; ``PseudoLabelQualityHook`` does that during training and writes
-``pl_quality.json`` and ``pl_quality.png`` into the work dir at the end.
+recall; ``PseudoLabelQualityHook`` does that during training and writes
+``pl_quality.json`` and ``pl_quality.png`` into the work dir at the end. A
+model may add integer counts of its own to ``pl_stats`` (the same keys on
+every rank, e.g. PS-TTL's soft-label accuracy counts); they are all-reduced,
+recorded and totalled alongside.
 """
 import json
 import os.path as osp
