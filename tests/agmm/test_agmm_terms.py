@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from wsvision.models.losses.agmm import (AGMMLoss, BinaryProbs, ClassSlots,
-                                         OnlineGaussianMixture, absent_class_loss,
-                                         box_candidates, feature_labels, image_class_loss,
-                                         label_bce, separation_loss, symmetric_bce)
+                                         OnlineGaussianMixture, Regions, absent_class_loss,
+                                         box_candidates, box_regions, feature_labels,
+                                         fill_assignment, image_class_loss, label_bce,
+                                         separation_loss, symmetric_bce)
 from wsvision.structures import InstanceData, PixelData, SegDataSample
 
 U, P = 254, 255  # unlabelled, padding
@@ -98,7 +99,11 @@ def test_box_candidates_on_feature_cells():
     boxed_sample = sample(torch.zeros(8, 8, dtype=torch.long),
                           boxes=[[0, 0, 3, 3], [5, 5, 8, 8], [3, 0, 5, 2]], box_labels=[1, 2, 1])
     plain_sample = sample(torch.zeros(8, 8, dtype=torch.long))
-    candidates, boxed = box_candidates([boxed_sample, plain_sample], 4, 0, (2, 2), (8, 8), 'cpu')
+    regions = box_regions([boxed_sample, plain_sample], 4, (2, 2), (8, 8), 0.5, 'cpu')
+    assert regions.image.tolist() == [0, 0, 0] and regions.label.tolist() == [1, 2, 1]
+    assert regions.cells[2].tolist() == [[True, True], [False, False]]
+    assert regions.fill.tolist() == [0.5] * 3
+    candidates, boxed = box_candidates(regions, 2, 4, 0)
     assert candidates[0, 0].all()  # background is a candidate everywhere
     assert candidates[0, 1].tolist() == [[True, True], [False, False]]
     assert candidates[0, 2].tolist() == [[False, False], [False, True]]
@@ -266,6 +271,96 @@ def test_unmodelled_box_class_starts_from_its_box():
     loss(seg_logits=torch.zeros(1, 3, 1, 4), feat=feat, data_samples=[data])
     assert loss.mixture.initialised.tolist() == [True, False, True]
     assert loss.mixture.mean[:, 0].tolist() == pytest.approx([0.0, 0.0, 5.0])
+
+
+def test_fill_assignment_takes_the_most_probable_cells_of_each_region():
+    # One image, K = 3, a 1 x 4 grid. Region A (class 1, fill 0.5) covers all
+    # four cells: ceil(0.5 * 4) = 2 cells, the two most probable for class 1
+    # (posterior 0.9 and 0.6). Region B (class 2, fill 0.3) covers cells 2-3:
+    # ceil(0.3 * 2) = 1 cell, cell 3 (0.7); cell 3 is class 1's too, with
+    # 0.6 < 0.7, so class 2 keeps it. A region of fill 0 picks nothing.
+    posterior = torch.tensor([[[0.1, 0.3, 0.8, 0.1],
+                               [0.9, 0.2, 0.1, 0.6],
+                               [0.0, 0.5, 0.1, 0.7]]])[..., None, :]
+    cells = torch.tensor([[True] * 4, [False, False, True, True], [True] * 4])[:, None]
+    regions = Regions(torch.tensor([0, 0, 0]), torch.tensor([1, 2, 0]), cells,
+                      torch.tensor([0.5, 0.3, 0.0]))
+    assert fill_assignment(posterior, regions).tolist() == [[[1, U, U, 2]]]
+    # Ties are all taken: a uniform posterior fills the whole region (and
+    # where two regions tie, the lower class id keeps the cell).
+    uniform = torch.full((1, 3, 1, 4), 1 / 3)
+    assert fill_assignment(uniform, regions).tolist() == [[[1, 1, 1, 1]]]
+    regions = regions._replace(cells=regions.cells[[1, 0, 2]], label=torch.tensor([2, 1, 0]))
+    assert fill_assignment(uniform, regions).tolist() == [[[1, 1, 1, 1]]]
+
+
+def test_box_fill_overrides_a_confident_background():
+    # K = 2; a box of class 1 over the four cells of a 1 x 4 crop whose
+    # running mixture calls every cell background (f = 0, 1, 2, 3 against
+    # centres 0 and 10): the fill prior still gives the box class the
+    # ceil(0.5 * 4) = 2 cells least like background (f = 2, 3), and they
+    # update class 1's centre; without it (fill 0) only background would.
+    for fill, class1_mean in [(0.5, 0.5 * 10 + 0.5 * 2.5), (0.0, 10.0)]:
+        loss = agmm_plus(num_classes=2, threshold=0.9, fill_ratio=dict(box=fill))
+        set_mixture(loss, [0., 10.], var=4.0)
+        labels = torch.full((1, 4), U)
+        feat = torch.tensor([0., 1., 2., 3.]).view(1, 1, 1, 4)
+        data = sample(labels, tags=[1, 1], boxes=[[0, 0, 4, 1]], box_labels=[1])
+        terms = loss(seg_logits=torch.zeros(1, 2, 1, 4), feat=feat, data_samples=[data])
+        assert loss.mixture.mean[1, 0].item() == pytest.approx(class1_mean)
+        assert terms['loss_pseudo'].item() == pytest.approx(math.log(2))
+
+
+def test_box_fill_of_the_pseudo_labels_is_at_pixel_resolution():
+    # A 1 x 4 input, two feature cells of 2 pixels (f = 2 and 6, running
+    # centres 0 and 10). The box of class 1 spans pixels 0-2. Its pixels are
+    # ranked by the upsampled posterior: the ceil(0.5 * 3) = 2 most probable
+    # for class 1 are pixels 2 and 1. (On the cells, the box's best cell
+    # would also label pixel 3, outside the box.) At threshold 1 nothing
+    # is confident, so only the fill prior's pixels are pseudo-labelled.
+    loss = agmm_plus(num_classes=2, threshold=1.0)
+    set_mixture(loss, [0., 10.], var=4.0)
+    logits = torch.tensor([[0., 0., 0., 0.], [0., 1., 2., 3.]]).view(1, 2, 1, 4)
+    data = sample(torch.full((1, 4), U), tags=[1, 1], boxes=[[0, 0, 3, 1]], box_labels=[1])
+    terms = loss(seg_logits=logits, feat=torch.tensor([2., 6.]).view(1, 1, 1, 2),
+                 data_samples=[data])
+    expected = (math.log1p(math.exp(-1)) + math.log1p(math.exp(-2))) / 2
+    assert terms['loss_pseudo'].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_tag_fill_seeds_each_tagged_class_and_background_from_cams():
+    # Tags only (no labelled pixel), no mixture yet. The CAMs are the
+    # logits: class 1 takes the ceil(0.25 * 4) = 1 cell of its highest
+    # logit (cell 2), background the ceil(0.5 * 4) = 2 cells where the
+    # tagged object's CAM is lowest (cells 0 and 1). Class 2 is not tagged,
+    # so its high logit in cell 3 seeds nothing.
+    loss = agmm_plus(num_classes=3, threshold=0.99,
+                     fill_ratio=dict(tag=0.25, background=0.5))
+    logits = torch.tensor([[0.0, 0.0, 0.0, 0.0],
+                           [-2.0, -1.0, 3.0, 2.0],
+                           [0.0, 0.0, 0.0, 9.0]]).view(1, 3, 1, 4)
+    feat = torch.tensor([0., 1., 5., 7.]).view(1, 1, 1, 4)
+    data = sample(torch.full((1, 4), U), tags=[1, 1, 0])
+    terms = loss(seg_logits=logits, feat=feat, data_samples=[data])
+    assert loss.mixture.initialised.tolist() == [True, True, False]
+    assert loss.mixture.mean[:, 0].tolist() == pytest.approx([0.5, 5.0, 0.0])
+    # The seeds supervise the network: CE at cells 0, 1 (class 0) and 2 (class 1).
+    log_p = logits.log_softmax(1)[0, :, 0]
+    expected = -(log_p[0, 0] + log_p[0, 1] + log_p[1, 2]) / 3
+    assert terms['loss_pseudo'].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_pseudo_label_ramp_starts_after_warmup_start():
+    loss = agmm_plus(warmup_iters=4, warmup_start=10)
+    assert [loss._ramp(i) for i in (0, 9, 10, 12, 14, 100)] == [0, 0, 0, 0.5, 1, 1]
+    assert [agmm_plus(warmup_start=3)._ramp(i) for i in (2, 3)] == [0, 1]
+
+
+def test_fill_ratio_rejects_unknown_kinds_and_bad_values():
+    with pytest.raises(ValueError, match='boxes'):
+        agmm_plus(fill_ratio=dict(boxes=0.5))
+    with pytest.raises(ValueError, match='fill_ratio'):
+        agmm_plus(fill_ratio=dict(box=1.5))
 
 
 def test_class_slots_gather_each_images_classes():

@@ -62,13 +62,24 @@ classes labelled in the crop in reference mode (as the CVPR code); in AGMM++
 they are the image tags (a tagged class may be in the crop unlabelled, and
 the running mixture models it without a per-image centre), narrowed by
 boxes: outside every box only background, inside a box background and the
-box classes. Boxes and tags never label a pixel of an object class. A box
-class's component starts from the cells of its boxes (a tight box is mostly
-object), and the posterior then separates object from background. For tags,
-``prior_weight`` > 0 multiplies the posterior by the network's own
-probabilities (its class activation maps, trained by term 10) as a prior:
-the CAM seeds the labels and the mixture refines them.
+box classes. Boxes and tags never label a pixel of an object class.
+
+The fill prior (``fill_assignment``) keeps the posterior from settling on
+background alone, which it otherwise does: background is most of every
+image, and a network trained on it with nothing else labelled calls every
+pixel background. A tight box is mostly object, so in each box the
+``fill_ratio['box']`` of its cells most probable for the box class take
+that class, however confident the posterior is of background there: the
+prior says how many cells are object, the mixture which ones. It runs on the
+feature cells for the M-step and on the pixels (the box to the pixel, the
+posterior upsampled) for the network's pseudo-labels. For tags, the fill
+prior takes as seeds, in each crop, the pixels where each tagged class's
+class activation map (its logit, trained as a classifier by term 10) is
+highest, and those where every tagged object's is lowest as background: the
+CAMs seed the labels and the mixture refines them. ``prior_weight`` > 0
+also multiplies the posterior by the network's probabilities.
 """
+import math
 from typing import Dict, List, NamedTuple, Optional
 
 import torch
@@ -122,22 +133,35 @@ def feature_labels(labels: torch.Tensor, size, num_classes: int) -> torch.Tensor
     return torch.where(class_area > 0, best, fallback)
 
 
-def box_candidates(data_samples: List[SegDataSample], num_classes: int,
-                   background_id: Optional[int], feat_size, input_size, device):
-    """Candidate classes of each feature cell implied by the samples' boxes.
+class Regions(NamedTuple):
+    """Regions of the feature grid that each hold an object of a known class:
+    the cells a box overlaps, or a whole crop for an image tag.
 
-    Returns ``(candidates, boxed)``: candidates (B, K, h, w) bool, for an
-    image with ``gt_instances`` background plus the classes of every box that
-    overlaps the cell, and all True for an image without boxes; boxed (B, K)
-    bool, the classes of the boxes in the image (after cropping).
+    ``image`` (N,) and ``label`` (N,) int64: the image and class of each
+    region; ``cells`` (N, h, w) bool; ``fill`` (N,) the least fraction of the
+    region's cells the class takes (see ``fill_assignment``).
     """
+    image: torch.Tensor
+    label: torch.Tensor
+    cells: torch.Tensor
+    fill: torch.Tensor
+
+    @classmethod
+    def cat(cls, parts: List['Regions']) -> 'Regions':
+        return cls(*(torch.cat(field) for field in zip(*parts)))
+
+
+def box_regions(data_samples: List[SegDataSample], num_classes: int, feat_size, input_size,
+                fill: float, device) -> Regions:
+    """The feature cells each box overlaps, one region per box (after
+    cropping). Cell j spans input pixels [j, j + 1) * W / w."""
     (h, w), (H, W) = feat_size, input_size
-    candidates = torch.ones(len(data_samples), num_classes, h, w, dtype=torch.bool,
-                            device=device)
-    boxed = torch.zeros(len(data_samples), num_classes, dtype=torch.bool, device=device)
-    # Cell j spans input pixels [j, j + 1) * W / w; a box covers it if they overlap.
     x_edges = torch.arange(w + 1, device=device) * (W / w)
     y_edges = torch.arange(h + 1, device=device) * (H / h)
+    parts = [Regions(torch.zeros(0, dtype=torch.long, device=device),
+                     torch.zeros(0, dtype=torch.long, device=device),
+                     torch.zeros(0, h, w, dtype=torch.bool, device=device),
+                     torch.zeros(0, device=device))]
     for index, sample in enumerate(data_samples):
         if 'gt_instances' not in sample:
             continue
@@ -148,13 +172,57 @@ def box_candidates(data_samples: List[SegDataSample], num_classes: int,
                              f'classes {classes.tolist()} are not all in [0, {num_classes})')
         in_x = (boxes[:, None, 0] < x_edges[None, 1:]) & (boxes[:, None, 2] > x_edges[None, :-1])
         in_y = (boxes[:, None, 1] < y_edges[None, 1:]) & (boxes[:, None, 3] > y_edges[None, :-1])
-        inside = (in_y[:, :, None] & in_x[:, None, :]).flatten(1).float()  # (N, h * w)
-        class_of_box = F.one_hot(classes, num_classes).float()  # (N, K)
-        candidates[index] = (class_of_box.T @ inside > 0).view(num_classes, h, w)
-        if background_id is not None:
-            candidates[index, background_id] = True
-        boxed[index] = class_of_box.sum(0) > 0
+        parts.append(Regions(torch.full_like(classes, index), classes,
+                             in_y[:, :, None] & in_x[:, None, :],
+                             torch.full(classes.shape, float(fill), device=device)))
+    return Regions.cat(parts)
+
+
+def box_candidates(regions: Regions, num_images: int, num_classes: int,
+                   background_id: Optional[int]):
+    """Candidate classes of each feature cell implied by the boxes.
+
+    Returns ``(candidates, boxed)``: candidates (B, K, h, w) bool, for an
+    image with boxes background plus the classes of every box that overlaps
+    the cell, and all True for an image without boxes; boxed (B, K) bool,
+    the classes of the boxes in the image.
+    """
+    h, w = regions.cells.shape[-2:]
+    device = regions.cells.device
+    boxed = torch.zeros(num_images, num_classes, dtype=torch.bool, device=device)
+    boxed[regions.image, regions.label] = True
+    covered = torch.zeros(num_images, num_classes, h, w, device=device)
+    covered.index_put_((regions.image, regions.label), regions.cells.float(), accumulate=True)
+    candidates = covered > 0
+    if background_id is not None:
+        candidates[:, background_id] = True
+    has_boxes = torch.zeros(num_images, dtype=torch.bool, device=device)
+    has_boxes[regions.image] = True
+    candidates |= ~has_boxes[:, None, None, None]
     return candidates, boxed
+
+
+def fill_assignment(score: torch.Tensor, regions: Regions) -> torch.Tensor:
+    """The fill prior: in each region, the ceil(fill * n) of its n cells
+    that score highest for the region's class under ``score`` (B, K, h, w)
+    take that class (ties all do), however confident the posterior is of
+    another class there. For a box the score is the mixture's posterior: a
+    tight box is mostly object, and the mixture decides *which* of its cells
+    are. Returns (B, h, w): the class of each chosen cell (the higher-scoring
+    one where regions overlap), ``UNLABELLED`` elsewhere.
+    """
+    B, K, h, w = score.shape
+    cells = regions.cells.flatten(1)
+    score = score[regions.image, regions.label].flatten(1).masked_fill(~cells, -math.inf)
+    count = cells.sum(1)
+    keep = (regions.fill * count).ceil().long().clamp(min=1, max=h * w)
+    kth = score.sort(1, descending=True).values.gather(1, (keep - 1)[:, None])
+    chosen = cells & (score >= kth) & (regions.fill > 0)[:, None]
+    best = score.new_full((B * K, h * w), -math.inf)
+    row = (regions.image * K + regions.label)[:, None].expand_as(score)
+    best.scatter_reduce_(0, row, score.masked_fill(~chosen, -math.inf), 'amax')
+    value, label = best.view(B, K, h, w).max(1)
+    return torch.where(value > -math.inf, label, torch.full_like(label, UNLABELLED))
 
 
 def separation_loss(means: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -194,6 +262,16 @@ class ClassSlots(NamedTuple):
         """(B, K, ...) -> (B, S, ...)."""
         index = self.index.view(*self.index.shape, *(1, ) * (tensor.dim() - 2))
         return tensor.gather(1, index.expand(-1, -1, *tensor.shape[2:]))
+
+    def slot_of(self, image: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """The slot of class ``label`` (N,) in image ``image`` (N,)."""
+        return (self.index[image] == label[:, None]).to(torch.uint8).argmax(1)
+
+    def class_of(self, slot_map: torch.Tensor) -> torch.Tensor:
+        """(B, h, w) slots, ``UNLABELLED`` for none -> (B, h, w) class ids."""
+        none = slot_map == UNLABELLED
+        flat = slot_map.masked_fill(none, 0).flatten(1)
+        return self.index.gather(1, flat).view_as(slot_map).masked_fill(none, UNLABELLED)
 
 
 class BinaryProbs(NamedTuple):
@@ -377,24 +455,36 @@ class AGMMLoss(nn.Module):
             the posterior (CAM seeds); 0 for a mixture-only posterior.
         warmup_iters: the pseudo-label and maximisation losses ramp up
             linearly over this many iterations.
+        warmup_start: ... after this many iterations without them (image
+            tags: the classifier of term 10 trains alone first, so that its
+            CAMs mean something before they seed the labels).
         background_id: the background class (outside every box), or None.
+        fill_ratio: the fill prior (``fill_assignment``), {region kind: the
+            least fraction of its region a class takes}: ``box``, a box class
+            in the cells of its box; ``tag``, a tagged object class in a crop
+            that has no labelled pixel of it and no box; ``background``,
+            background in a crop without any labelled pixel. 0 turns a kind
+            off. Defaults: box 0.5, tag 0, background 0.
     """
 
     def __init__(self, num_classes: int, feat_channels: int, reference_mode: bool = False,
                  loss_weights: Optional[Dict[str, float]] = None, momentum: float = 0.99,
                  min_var: float = 1e-2, temperature: float = 1.0, threshold: float = 0.9,
-                 prior_weight: float = 0.0, warmup_iters: int = 100,
-                 background_id: Optional[int] = 0):
+                 prior_weight: float = 0.0, warmup_iters: int = 100, warmup_start: int = 0,
+                 background_id: Optional[int] = 0,
+                 fill_ratio: Optional[Dict[str, float]] = None):
         super().__init__()
         terms = CVPR_TERMS if reference_mode else CVPR_TERMS + AGMM_PLUS_TERMS
         unknown = set(loss_weights or {}) - set(terms)
         if unknown:
             raise ValueError(f'AGMMLoss(reference_mode={reference_mode}) has no terms '
                              f'{sorted(unknown)}; its terms are {list(terms)}')
-        if temperature <= 0 or not 0 < threshold <= 1 or prior_weight < 0 or warmup_iters < 0:
+        if (temperature <= 0 or not 0 < threshold <= 1 or prior_weight < 0 or warmup_iters < 0
+                or warmup_start < 0):
             raise ValueError('AGMMLoss needs temperature > 0, 0 < threshold <= 1, '
-                             f'prior_weight >= 0 and warmup_iters >= 0; got {temperature}, '
-                             f'{threshold}, {prior_weight}, {warmup_iters}')
+                             'prior_weight >= 0, warmup_iters >= 0 and warmup_start >= 0; got '
+                             f'{temperature}, {threshold}, {prior_weight}, {warmup_iters}, '
+                             f'{warmup_start}')
         self.num_classes, self.feat_channels = num_classes, feat_channels
         self.reference_mode = reference_mode
         self.loss_weights = {name: float((loss_weights or {}).get(name, 1.0)) for name in terms}
@@ -402,7 +492,17 @@ class AGMMLoss(nn.Module):
         # One scale for every Gaussian log-likelihood (see ``temperature``).
         self.log_lik_scale = 1.0 / (feat_channels * temperature)
         self.prior_weight, self.warmup_iters = prior_weight, warmup_iters
+        self.warmup_start = warmup_start
         self.background_id = background_id
+        self.fill_ratio = dict(box=0.5, tag=0.0, background=0.0)
+        unknown = set(fill_ratio or {}) - set(self.fill_ratio)
+        if unknown:
+            raise ValueError(f'AGMMLoss fill_ratio has no kinds {sorted(unknown)}; its kinds '
+                             f'are {list(self.fill_ratio)}')
+        self.fill_ratio.update(fill_ratio or {})
+        if not all(0 <= value <= 1 for value in self.fill_ratio.values()):
+            raise ValueError(f'AGMMLoss fill_ratio values must be in [0, 1], got '
+                             f'{self.fill_ratio}')
         # Term 1 is the partial cross-entropy baseline itself.
         self.partial_ce = PartialCrossEntropyLoss(loss_name='loss_ce')
         self.mixture = None if reference_mode else OnlineGaussianMixture(
@@ -423,8 +523,9 @@ class AGMMLoss(nn.Module):
         cell_valid = cell_labels != IGNORE_INDEX
         means, counts = masked_class_mean(feat, cell_labels, K)
         in_crop = counts > 0
-        candidates, boxed = box_candidates(data_samples, K, self.background_id,
-                                           feat.shape[-2:], labels.shape[-2:], device)
+        boxes = box_regions(data_samples, K, feat.shape[-2:], labels.shape[-2:],
+                            self.fill_ratio['box'], device)
+        candidates, boxed = box_candidates(boxes, len(data_samples), K, self.background_id)
         image_tags = self._image_tags(data_samples, in_crop)
         crop_tags = in_crop | boxed
         crop_tags = torch.where(crop_tags.any(1, keepdim=True), crop_tags, image_tags)
@@ -458,10 +559,24 @@ class AGMMLoss(nn.Module):
                 terms['loss_label'] = label_bce(resp, labels, class_mask, slots.index)
         terms['loss_absent'] = absent_class_loss(prob, ~image_tags, valid)
         if not self.reference_mode:
-            seeds = self._box_seeds(candidates, boxed, cell_labels)
+            # The fill prior, on the feature cells for the M-step and on the
+            # pixels (boxes to the pixel, the posterior upsampled) for the
+            # network's pseudo-labels.
+            size = labels.shape[-2:]
+            posterior = slots.gather(cell_resp.detach())
+            pixel_posterior = F.interpolate(posterior, size=size, mode='bilinear',
+                                            align_corners=False)
+            logits = seg_logits.detach().float()
+            cell_fill = self._fill_prior(
+                posterior, F.adaptive_avg_pool2d(logits, feat.shape[-2:]), boxes,
+                self._tag_regions(image_tags, in_crop, boxed, cell_valid), image_tags, slots)
+            pixel_fill = self._fill_prior(
+                pixel_posterior, logits,
+                box_regions(data_samples, K, size, size, self.fill_ratio['box'], device),
+                self._tag_regions(image_tags, in_crop, boxed, valid), image_tags, slots)
             terms.update(self._agmm_plus_terms(seg_logits, feat, labels, cell_labels,
-                                               cell_valid, cell_resp.detach(), slots, seeds,
-                                               crop_tags, image_tags))
+                                               cell_valid, posterior, pixel_posterior, slots,
+                                               cell_fill, pixel_fill, crop_tags, image_tags))
         return {name: self.loss_weights[name] * value for name, value in terms.items()}
 
     def _weighs(self, term: str) -> bool:
@@ -521,46 +636,76 @@ class AGMMLoss(nn.Module):
         posterior = score.masked_fill(~cell_mask, torch.finfo(score.dtype).min).softmax(1)
         return posterior * cell_mask, mixture_ok
 
-    def _box_seeds(self, candidates, boxed, cell_labels):
-        """(B, h, w): the box class of each unlabelled cell inside boxes of a
-        single class that the mixture does not model yet, else UNLABELLED.
+    def _fill_prior(self, posterior, logits, boxes, tags, image_tags, slots):
+        """The fill prior's class of each cell of a grid (``UNLABELLED`` for
+        none), (B, h, w): in the ``boxes`` ranked by the ``posterior`` (B, S,
+        h, w, over the ``slots``) and in the ``tags`` regions by the CAMs
+        of the ``logits`` (B, K, h, w)."""
+        def fill(score, regions):
+            regions = regions._replace(label=slots.slot_of(regions.image, regions.label))
+            return slots.class_of(fill_assignment(score, regions))
 
-        No pixel of a box class is ever labelled, so its component starts
-        from the cells of its boxes (a tight box is mostly object); from then
-        on the posterior decides between it and background.
-        """
-        objects = candidates & boxed.any(1)[:, None, None, None]
+        filled = fill(posterior, boxes)
+        if tags.image.numel():
+            seeds = fill(slots.gather(self._cams(logits, image_tags)), tags)
+            filled = torch.where(filled != UNLABELLED, filled, seeds)
+        return filled
+
+    def _tag_regions(self, image_tags, in_crop, boxed, valid) -> Regions:
+        """A crop with image tags only is the region of each tagged object
+        class it has no labelled pixel of (fill ``fill_ratio['tag']``), and
+        of background when it has no labelled pixel at all (fill
+        ``fill_ratio['background']``). valid: (B, h, w) the grid's
+        non-padding cells."""
+        fill = torch.full(image_tags.shape, self.fill_ratio['tag'], device=image_tags.device)
+        no_label = ~in_crop.any(1)
         if self.background_id is not None:
+            fill[:, self.background_id] = torch.where(no_label, self.fill_ratio['background'],
+                                                      0.0)
+        wanted = image_tags & ~in_crop & ~boxed.any(1, keepdim=True) & (fill > 0)
+        image, label = wanted.nonzero(as_tuple=True)
+        return Regions(image, label, valid[image], fill[image, label])
+
+    def _cams(self, logits, image_tags):
+        """Class activation maps (B, K, h, w) from the logits (B, K, h, w):
+        the logit z_k of each class (term 10 trains them as a classifier over
+        globally pooled logits), and for background minus the largest CAM
+        of the tagged object classes (background is where no object is)."""
+        cams = logits.clone()
+        if self.background_id is not None:
+            objects = image_tags.clone()
             objects[:, self.background_id] = False
-        box_class = objects.float().argmax(1)
-        seed = ((objects.sum(1) == 1) & (cell_labels == UNLABELLED)
-                & ~self.mixture.initialised[box_class])
-        return torch.where(seed, box_class, torch.full_like(box_class, UNLABELLED))
+            strongest = cams.masked_fill(~objects[..., None, None], -math.inf).amax(1)
+            cams[:, self.background_id] = -strongest
+        return cams
 
     def _agmm_plus_terms(self, seg_logits, feat, labels, cell_labels, cell_valid,
-                         posterior, slots, seeds, crop_tags, image_tags):
-        """Terms 7-10. ``posterior`` (B, K, h, w) is the detached E-step,
-        non-zero on the classes of ``slots`` only; ``seeds`` (B, h, w) the
-        first cells of unmodelled box classes."""
-        mixture = self.mixture
-        ramp = min(1.0, float(mixture.num_updates) / self.warmup_iters) \
-            if self.warmup_iters else 1.0
-        # Pseudo-labels where the mixture is confident, on unlabelled pixels only.
-        resp = F.interpolate(slots.gather(posterior), size=labels.shape[-2:], mode='bilinear',
-                             align_corners=False)
-        confidence, slot = resp.max(1)
-        pseudo = slots.index.gather(1, slot.flatten(1)).view_as(slot)
-        use_pseudo = (labels == UNLABELLED) & (confidence >= self.threshold)
-        pseudo_target = torch.where(use_pseudo, pseudo, torch.full_like(pseudo, IGNORE_INDEX))
+                         posterior, pixel_posterior, slots, cell_fill, pixel_fill, crop_tags,
+                         image_tags):
+        """Terms 7-10. ``posterior`` (B, S, h, w) is the detached E-step over
+        the ``slots``, ``pixel_posterior`` (B, S, H, W) the same upsampled;
+        ``cell_fill`` (B, h, w) and ``pixel_fill`` (B, H, W) the fill
+        prior's classes."""
+        ramp = self._ramp(int(self.mixture.num_updates))
+
+        def pseudo_labels(posterior, filled, unlabelled):
+            """The fill prior's class where it picks the cell or pixel, else
+            the posterior's where it is confident; ``UNLABELLED`` elsewhere
+            and wherever ``unlabelled`` is False."""
+            confidence, slot = posterior.max(1)
+            slot = slot.masked_fill(confidence < self.threshold, UNLABELLED)
+            pseudo = torch.where(filled != UNLABELLED, filled, slots.class_of(slot))
+            return pseudo.masked_fill(~unlabelled, UNLABELLED)
+
+        # Each cell's component: its label, else its pseudo-label.
+        cell_pseudo = pseudo_labels(posterior, cell_fill, cell_labels == UNLABELLED)
+        assignment = torch.where(cell_labels == UNLABELLED, cell_pseudo, cell_labels)
+        # The network's unlabelled pixels learn their pseudo-labels.
+        pseudo = pseudo_labels(pixel_posterior, pixel_fill, labels == UNLABELLED)
+        use_pseudo = pseudo != UNLABELLED
+        pseudo_target = pseudo.masked_fill(~use_pseudo, IGNORE_INDEX)
         loss_pseudo = F.cross_entropy(seg_logits, pseudo_target, ignore_index=IGNORE_INDEX,
                                       reduction='sum') / use_pseudo.sum().clamp(min=1)
-
-        # Each cell's component: its label, else a confident pseudo-label,
-        # else its box class while that class has no component yet.
-        cell_conf, cell_pseudo = posterior.max(1)
-        confident = (cell_labels == UNLABELLED) & (cell_conf >= self.threshold)
-        assignment = torch.where(confident, cell_pseudo, cell_labels)
-        assignment = torch.where(assignment == UNLABELLED, seeds, assignment)
 
         loss_max = (self._maximisation_loss(feat, cell_valid, assignment)
                     if self._weighs('loss_max') else self._skipped(seg_logits))
@@ -568,10 +713,17 @@ class AGMMLoss(nn.Module):
         valid = labels != IGNORE_INDEX
         loss_cls = image_class_loss(seg_logits, crop_tags, ~image_tags, valid)
         if self.training:
-            mixture.update(feat, assignment)  # M-step after this iteration's E-step
+            self.mixture.update(feat, assignment)  # M-step after this iteration's E-step
         return dict(loss_max=ramp * loss_max, loss_pseudo=ramp * loss_pseudo,
                     loss_cls=loss_cls)
 
+    def _ramp(self, iteration: int) -> float:
+        """Weight of the pseudo-label and maximisation losses: 0 before
+        ``warmup_start``, then rising linearly to 1 over ``warmup_iters``."""
+        done = iteration - self.warmup_start
+        if done < 0:
+            return 0.0
+        return min(1.0, done / self.warmup_iters) if self.warmup_iters else 1.0
 
     def _maximisation_loss(self, feat, cell_valid, assignment):
         """Term 8: cross-entropy of the running mixture's posterior against
