@@ -134,8 +134,9 @@ def feature_labels(labels: torch.Tensor, size, num_classes: int) -> torch.Tensor
 
 
 class Regions(NamedTuple):
-    """Regions of the feature grid that each hold an object of a known class:
-    the cells a box overlaps, or a whole crop for an image tag.
+    """Regions of a grid (feature cells or pixels) that each hold an object
+    of a known class: the cells a box overlaps, or a whole crop for an image
+    tag.
 
     ``image`` (N,) and ``label`` (N,) int64: the image and class of each
     region; ``cells`` (N, h, w) bool; ``fill`` (N,) the least fraction of the
@@ -455,9 +456,9 @@ class AGMMLoss(nn.Module):
             the posterior (CAM seeds); 0 for a mixture-only posterior.
         warmup_iters: the pseudo-label and maximisation losses ramp up
             linearly over this many iterations.
-        warmup_start: ... after this many iterations without them (image
-            tags: the classifier of term 10 trains alone first, so that its
-            CAMs mean something before they seed the labels).
+        warmup_start: the ramp starts after this many iterations without
+            those losses (image tags: the classifier of term 10 trains alone
+            first, so that its CAMs mean something before they seed labels).
         background_id: the background class (outside every box), or None.
         fill_ratio: the fill prior (``fill_assignment``), {region kind: the
             least fraction of its region a class takes}: ``box``, a box class
@@ -568,7 +569,7 @@ class AGMMLoss(nn.Module):
                                             align_corners=False)
             logits = seg_logits.detach().float()
             cell_fill = self._fill_prior(
-                posterior, F.adaptive_avg_pool2d(logits, feat.shape[-2:]), boxes,
+                posterior, logits, boxes,
                 self._tag_regions(image_tags, in_crop, boxed, cell_valid), image_tags, slots)
             pixel_fill = self._fill_prior(
                 pixel_posterior, logits,
@@ -640,13 +641,14 @@ class AGMMLoss(nn.Module):
         """The fill prior's class of each cell of a grid (``UNLABELLED`` for
         none), (B, h, w): in the ``boxes`` ranked by the ``posterior`` (B, S,
         h, w, over the ``slots``) and in the ``tags`` regions by the CAMs
-        of the ``logits`` (B, K, h, w)."""
+        of the ``logits`` (B, K, H, W), pooled to the grid."""
         def fill(score, regions):
             regions = regions._replace(label=slots.slot_of(regions.image, regions.label))
             return slots.class_of(fill_assignment(score, regions))
 
         filled = fill(posterior, boxes)
         if tags.image.numel():
+            logits = F.adaptive_avg_pool2d(logits, posterior.shape[-2:])
             seeds = fill(slots.gather(self._cams(logits, image_tags)), tags)
             filled = torch.where(filled != UNLABELLED, filled, seeds)
         return filled
