@@ -25,7 +25,7 @@ def config_path(method: str, label_type: str) -> str:
 
 def small_options(data_root: str, method: str, max_iters: int = 2) -> list:
     options = small_seg_options(data_root, max_iters=max_iters, checkpoint_interval=max_iters)
-    if method != 'partial-ce':
+    if not method.startswith('partial-ce'):
         options.append('model.losses.0.feat_channels=16')  # the shrunk decode head
     return options
 
@@ -64,6 +64,16 @@ def test_baseline_and_reference_configs_train(weak_scenes, tmp_path, method, lab
     runner = train(config_path(method, label_type), small_options(weak_scenes, method), tmp_path)
     assert osp.isfile(tmp_path / 'iter_2.pth')
     assert runner.train_dataloader.dataset.weak_label == label_type
+
+
+@pytest.mark.parametrize('method', ['agmm-affinity', 'partial-ce-affinity'])
+def test_colour_affinity_configs_train(weak_scenes, tmp_path, method):
+    runner = train(config_path(method, 'scribbles'), small_options(weak_scenes, method),
+                   tmp_path)
+    batch = runner.model.data_preprocessor(next(iter(runner.train_dataloader)), training=True)
+    terms = runner.model(**batch, mode='loss')
+    assert 'loss_affinity' in terms and 'loss_ce' in terms
+    assert torch.isfinite(terms['loss_affinity']) and float(terms['loss_affinity']) > 0
 
 
 def test_train_and_test_cli_on_boxes(weak_scenes, tmp_path, cli_env):

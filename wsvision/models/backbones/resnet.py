@@ -33,6 +33,9 @@ class ResNet(BaseModule):
             stride (e.g. strides (1, 2, 1, 1) and dilations (1, 1, 2, 4) give
             output stride 8).
         out_indices: which stages (0..3) to return.
+        norm_eval: keep every BatchNorm in eval mode while training: its
+            running statistics stay those it was loaded with (its affine
+            weights still train), as mmdetection's ``norm_eval``.
 
     Returns from ``forward``: a tuple of (B, C_i, H / s_i, W / s_i) tensors.
     """
@@ -40,8 +43,10 @@ class ResNet(BaseModule):
     def __init__(self, depth: int = 18, base_channels: int = 64,
                  in_channels: int = 3, strides: Sequence[int] = (1, 2, 2, 2),
                  dilations: Sequence[int] = (1, 1, 1, 1),
-                 out_indices: Sequence[int] = (0, 1, 2, 3), init_cfg=None):
+                 out_indices: Sequence[int] = (0, 1, 2, 3), norm_eval: bool = False,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.norm_eval = norm_eval
         if depth not in ARCH_SETTINGS:
             raise ValueError(f'ResNet depth must be one of '
                              f'{sorted(ARCH_SETTINGS)}, got {depth}')
@@ -95,6 +100,14 @@ class ResNet(BaseModule):
                 nn.init.zeros_(m.bn2.weight)
             elif isinstance(m, Bottleneck):
                 nn.init.zeros_(m.bn3.weight)
+
+    def train(self, mode: bool = True) -> 'ResNet':
+        super().train(mode)
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

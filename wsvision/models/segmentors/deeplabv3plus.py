@@ -4,9 +4,9 @@ that fuses the stride-4 low-level feature.
 The segmentor returns, besides the logits, the fused decoder feature ``feat``
 (B, C, H/4, W/4): the feature space in which AGMM fits its Gaussian mixture.
 Losses are pluggable modules (``losses=[...]`` in the config), each called as
-``loss(seg_logits=..., feat=..., data_samples=...)`` and returning a dict of
-named terms, so a weakly-supervised method adds its terms without touching the
-network.
+``loss(seg_logits=..., feat=..., data_samples=..., inputs=...)`` (``inputs``:
+the normalised images) and returning a dict of named terms, so a
+weakly-supervised method adds its terms without touching the network.
 """
 from typing import Dict, List, Optional
 
@@ -107,7 +107,8 @@ class EncoderDecoder(TaskModel):
         terms = {}
         for loss_module in self.losses:
             for name, value in loss_module(seg_logits=seg_logits, feat=feat,
-                                           data_samples=data_samples).items():
+                                           data_samples=data_samples,
+                                           inputs=inputs).items():
                 if name in terms:
                     raise ValueError(f'two losses both return the term {name!r}')
                 terms[name] = value

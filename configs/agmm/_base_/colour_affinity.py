@@ -1,0 +1,8 @@
+# The pairwise colour-affinity loss (wsvision.models.losses.colour_affinity):
+# neighbouring pixels of similar colour take the same class. Not part of AGMM
+# or AGMM++; a leaf config appends it to its losses:
+#   model = dict(losses=_base_.model.losses + [_base_.colour_affinity])
+# sigma and threshold were chosen on 100 val images (dilation 2): 81% of
+# neighbour pairs count as similar, and 0.1% of those cross a class boundary.
+colour_affinity = dict(type='ColourAffinityLoss', loss_weight=1.0, sigma=0.2,
+                       threshold=0.3, dilation=2)
