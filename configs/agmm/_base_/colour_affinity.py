@@ -4,5 +4,11 @@
 #   model = dict(losses=_base_.model.losses + [_base_.colour_affinity])
 # sigma and threshold were chosen on 100 val images (dilation 2): 81% of
 # neighbour pairs count as similar, and 0.1% of those cross a class boundary.
+#
+# Measured once per config (5400 iterations, test mIoU, without -> with):
+# AGMM++ scribbles 0.440 -> 0.465, partial CE scribbles 0.437 -> 0.462,
+# AGMM++ points 0.429 -> 0.434, AGMM++ boxes 0.437 -> 0.435. It helps the
+# sparse labels whichever loss spreads them, and not boxes, whose fill prior
+# already decides the pixels inside each box.
 colour_affinity = dict(type='ColourAffinityLoss', loss_weight=1.0, sigma=0.2,
                        threshold=0.3, dilation=2)
