@@ -73,7 +73,17 @@ def test_colour_affinity_configs_train(weak_scenes, tmp_path, method):
     batch = runner.model.data_preprocessor(next(iter(runner.train_dataloader)), training=True)
     terms = runner.model(**batch, mode='loss')
     assert 'loss_affinity' in terms and 'loss_ce' in terms
-    assert torch.isfinite(terms['loss_affinity']) and float(terms['loss_affinity']) > 0
+    assert torch.isfinite(terms['loss_affinity']) and terms['loss_affinity'].item() > 0
+
+
+def test_box_tightness_config_trains(weak_scenes, tmp_path):
+    runner = train(config_path('agmm-tightness-affinity', 'boxes'),
+                   small_options(weak_scenes, 'agmm'), tmp_path)
+    batch = runner.model.data_preprocessor(next(iter(runner.train_dataloader)), training=True)
+    assert any(len(sample.gt_instances) for sample in batch['data_samples'])
+    terms = runner.model(**batch, mode='loss')
+    assert {'loss_tightness', 'loss_affinity', 'loss_ce'} <= set(terms)
+    assert torch.isfinite(terms['loss_tightness']) and terms['loss_tightness'].item() > 0
 
 
 def test_train_and_test_cli_on_boxes(weak_scenes, tmp_path, cli_env):

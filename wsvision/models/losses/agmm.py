@@ -90,7 +90,7 @@ from mmengine.dist import all_reduce
 from ...ops import gmm_log_likelihood, masked_class_mean
 from ...registry import MODELS
 from ...structures import IGNORE_INDEX, UNLABELLED, SegDataSample
-from .cross_entropy import PartialCrossEntropyLoss, labelled_mask, stack_labels
+from .cross_entropy import PartialCrossEntropyLoss, labelled_mask, stack_boxes, stack_labels
 
 EPS = 1e-6
 
@@ -159,24 +159,11 @@ def box_regions(data_samples: List[SegDataSample], num_classes: int, feat_size, 
     (h, w), (H, W) = feat_size, input_size
     x_edges = torch.arange(w + 1, device=device) * (W / w)
     y_edges = torch.arange(h + 1, device=device) * (H / h)
-    parts = [Regions(torch.zeros(0, dtype=torch.long, device=device),
-                     torch.zeros(0, dtype=torch.long, device=device),
-                     torch.zeros(0, h, w, dtype=torch.bool, device=device),
-                     torch.zeros(0, device=device))]
-    for index, sample in enumerate(data_samples):
-        if 'gt_instances' not in sample:
-            continue
-        boxes = sample.gt_instances.bboxes.to(device).float().reshape(-1, 4)
-        classes = sample.gt_instances.labels.to(device).long().reshape(-1)
-        if classes.numel() and (classes.min() < 0 or classes.max() >= num_classes):
-            raise ValueError(f'{sample.metainfo.get("img_path", f"sample {index}")}: box '
-                             f'classes {classes.tolist()} are not all in [0, {num_classes})')
-        in_x = (boxes[:, None, 0] < x_edges[None, 1:]) & (boxes[:, None, 2] > x_edges[None, :-1])
-        in_y = (boxes[:, None, 1] < y_edges[None, 1:]) & (boxes[:, None, 3] > y_edges[None, :-1])
-        parts.append(Regions(torch.full_like(classes, index), classes,
-                             in_y[:, :, None] & in_x[:, None, :],
-                             torch.full(classes.shape, float(fill), device=device)))
-    return Regions.cat(parts)
+    images, classes, boxes = stack_boxes(data_samples, num_classes, device)
+    in_x = (boxes[:, None, 0] < x_edges[None, 1:]) & (boxes[:, None, 2] > x_edges[None, :-1])
+    in_y = (boxes[:, None, 1] < y_edges[None, 1:]) & (boxes[:, None, 3] > y_edges[None, :-1])
+    return Regions(images, classes, in_y[:, :, None] & in_x[:, None, :],
+                   torch.full(classes.shape, float(fill), device=device))
 
 
 def box_candidates(regions: Regions, num_images: int, num_classes: int,

@@ -24,6 +24,26 @@ def stack_labels(data_samples: List[SegDataSample]) -> torch.Tensor:
     return torch.stack(labels)
 
 
+def stack_boxes(data_samples: List[SegDataSample], num_classes: int, device):
+    """(image index (N,), class (N,), box (N, 4) x1 y1 x2 y2) of every box."""
+    images, classes, boxes = [], [], []
+    for index, sample in enumerate(data_samples):
+        if 'gt_instances' not in sample:
+            continue
+        b = sample.gt_instances.bboxes.to(device).float().reshape(-1, 4)
+        c = sample.gt_instances.labels.to(device).long().reshape(-1)
+        if c.numel() and (c.min() < 0 or c.max() >= num_classes):
+            raise ValueError(f'{sample.metainfo.get("img_path", f"sample {index}")}: box '
+                             f'classes {c.tolist()} are not all in [0, {num_classes})')
+        images.append(torch.full_like(c, index))
+        classes.append(c)
+        boxes.append(b)
+    if not images:
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        return empty, empty, torch.zeros(0, 4, device=device)
+    return torch.cat(images), torch.cat(classes), torch.cat(boxes)
+
+
 def labelled_mask(labels: torch.Tensor) -> torch.Tensor:
     """(B, H, W) bool: pixels that carry a class id."""
     return (labels != UNLABELLED) & (labels != IGNORE_INDEX)
