@@ -108,7 +108,7 @@ def test_without_similar_pairs_the_loss_is_a_connected_zero():
     value = ColourAffinityLoss()(seg_logits=logits, data_samples=data,
                                  inputs=torch.zeros(1, 3, 4, 4))['loss_affinity']
     value.backward()
-    assert float(value) == 0 and logits.grad is not None
+    assert value.item() == 0 and logits.grad is not None
 
 
 def test_bad_arguments_name_the_problem():
