@@ -147,10 +147,6 @@ class Regions(NamedTuple):
     cells: torch.Tensor
     fill: torch.Tensor
 
-    @classmethod
-    def cat(cls, parts: List['Regions']) -> 'Regions':
-        return cls(*(torch.cat(field) for field in zip(*parts)))
-
 
 def box_regions(data_samples: List[SegDataSample], num_classes: int, feat_size, input_size,
                 fill: float, device) -> Regions:

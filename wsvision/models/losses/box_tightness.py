@@ -22,7 +22,7 @@ import torch.nn as nn
 
 from ...registry import MODELS
 from ...structures import IGNORE_INDEX
-from .cross_entropy import stack_boxes, stack_labels
+from .cross_entropy import at_least_float32, stack_boxes, stack_labels
 
 
 def box_bags(log_p: torch.Tensor, valid: torch.Tensor, boxes: torch.Tensor):
@@ -62,15 +62,12 @@ class BoxTightnessLoss(nn.Module):
     def forward(self, seg_logits: torch.Tensor, data_samples, **kwargs):
         K = seg_logits.shape[1]
         images, classes, boxes = stack_boxes(data_samples, K, seg_logits.device)
-        if images.numel() == 0:
-            return {self.loss_name: seg_logits.sum() * 0}
-        logits = seg_logits if seg_logits.dtype == torch.float64 else seg_logits.float()
-        log_p = logits.log_softmax(1)[images, classes]
+        log_p = at_least_float32(seg_logits).log_softmax(1)[images, classes]
         valid = (stack_labels(data_samples).to(seg_logits.device) != IGNORE_INDEX)[images]
         if valid.shape != log_p.shape:
             raise ValueError(f'BoxTightnessLoss: labels {tuple(valid.shape[1:])} and '
                              f'seg_logits {tuple(log_p.shape[1:])} differ in size')
-        rows, row_bags, cols, col_bags = box_bags(log_p, valid, boxes.to(logits.dtype))
+        rows, row_bags, cols, col_bags = box_bags(log_p, valid, boxes.to(log_p.dtype))
         count = row_bags.sum() + col_bags.sum()
         if count == 0:
             return {self.loss_name: seg_logits.sum() * 0}

@@ -22,12 +22,7 @@ import torch.nn.functional as F
 
 from ...registry import MODELS
 from ...structures import IGNORE_INDEX
-from .cross_entropy import stack_labels
-
-
-def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
-    """Half precision would underflow the probabilities; float64 stays."""
-    return x if x.dtype == torch.float64 else x.float()
+from .cross_entropy import at_least_float32, stack_labels
 
 
 def neighbours(x: torch.Tensor, dilation: int) -> torch.Tensor:
@@ -52,7 +47,7 @@ def similar_pairs(image: torch.Tensor, valid: torch.Tensor, dilation: int,
 
 def pairwise_agreement(seg_logits: torch.Tensor, dilation: int) -> torch.Tensor:
     """(B, 8, H, W): log sum_k p_k(i) p_k(j) for each pixel i and neighbour j."""
-    log_p = _at_least_float32(seg_logits).log_softmax(1)
+    log_p = at_least_float32(seg_logits).log_softmax(1)
     return torch.logsumexp(log_p[:, :, None] + neighbours(log_p, dilation), dim=1)
 
 
@@ -90,7 +85,7 @@ class ColourAffinityLoss(nn.Module):
             raise ValueError(f'ColourAffinityLoss: inputs {tuple(inputs.shape)} and '
                              f'seg_logits {tuple(seg_logits.shape)} differ in batch or size')
         valid = stack_labels(data_samples).to(seg_logits.device) != IGNORE_INDEX
-        pairs = similar_pairs(_at_least_float32(inputs), valid, self.dilation, self.sigma,
+        pairs = similar_pairs(at_least_float32(inputs), valid, self.dilation, self.sigma,
                               self.threshold)
         if not pairs.any():
             return {self.loss_name: seg_logits.sum() * 0}

@@ -24,6 +24,11 @@ def stack_labels(data_samples: List[SegDataSample]) -> torch.Tensor:
     return torch.stack(labels)
 
 
+def at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """Half precision would underflow the probabilities; float64 stays."""
+    return x if x.dtype == torch.float64 else x.float()
+
+
 def stack_boxes(data_samples: List[SegDataSample], num_classes: int, device):
     """(image index (N,), class (N,), box (N, 4) x1 y1 x2 y2) of every box."""
     images, classes, boxes = [], [], []
