@@ -42,6 +42,10 @@ test_dataloader = dict(
     batch_size=1,
     dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
                  split='test', test_mode=True, pipeline=test_pipeline))
+# The FashionScenes val split has no PRW counterpart.
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='SGD', lr=1e-3, momentum=0.9,
                                     weight_decay=5e-4),

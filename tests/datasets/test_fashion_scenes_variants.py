@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 SETTINGS = dict(preset='tiny', seed=1, num_train=60, max_items=4,
                 fewshot_shots=(1, 2, 3), fewshot_seeds=2, foggy_num_train=6,
                 foggy_num_val=4, foggy_num_test=12, ps_num_train=30,
-                ps_num_test=110, ps_gallery_size=100)
+                ps_num_val=105, ps_num_test=110, ps_gallery_size=100)
 
 
 def load(*parts):
@@ -176,8 +176,9 @@ def test_person_search_train_hides_identities(built):
         assert 2 <= len(images) <= 4 and len(set(images)) == len(images)
 
 
-def test_person_search_queries_and_galleries(built):
-    root = os.path.join(built, 'person_search', 'test')
+@pytest.mark.parametrize('split', ['val', 'test'])
+def test_person_search_queries_and_galleries(built, split):
+    root = os.path.join(built, 'person_search', split)
     coco = load(root, 'instances.json')
     queries = load(root, 'queries.json')
     galleries = load(root, 'gallery.json')
@@ -206,10 +207,27 @@ def test_person_search_queries_and_galleries(built):
         assert len(set(gallery) - others) == 100 - len(others)
 
 
-def test_person_search_needs_a_large_enough_test_split(tmp_path):
-    with pytest.raises(ValueError, match='ps_num_test .* must exceed'):
+def test_person_search_splits_hold_disjoint_identities(built):
+    """train, val and test draw their identities from disjoint Fashion-MNIST
+    images (train, and the two halves of test)."""
+    sources = {}
+    for split in ('val', 'test'):
+        coco = load(built, 'person_search', split, 'instances.json')
+        assert len(coco['images']) == SETTINGS[f'ps_num_{split}']
+        sources[split] = {a['source_index'] for a in coco['annotations']
+                          if a['identity'] >= 0}
+    assert sources['val'] and sources['test']
+    assert not sources['val'] & sources['test']
+    meta = load(built, 'person_search', 'meta.json')
+    assert meta['splits'] == {'train': 30, 'val': 105, 'test': 110}
+    assert set(meta['queries']) == {'val', 'test'}
+
+
+@pytest.mark.parametrize('split', ['val', 'test'])
+def test_person_search_needs_large_enough_search_splits(tmp_path, split):
+    with pytest.raises(ValueError, match=f'ps_num_{split} .* must exceed'):
         build_variant(str(tmp_path), 'person_search',
-                      **dict(SETTINGS, ps_num_test=100))
+                      **dict(SETTINGS, **{f'ps_num_{split}': 100}))
 
 
 def test_unknown_variant():

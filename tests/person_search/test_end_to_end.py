@@ -30,6 +30,10 @@ def test_benchmark_and_show_dir_on_tiny(tiny_person_search, tmp_path):
         assert row['max_iters'] == 4
         assert 0.0 <= row['mAP'] <= 1.0 and 0.0 <= row['top1'] <= 1.0
         assert row['num_queries'] > 0
+        # Training ends with a search on val, which has its own queries.
+        assert 0.0 <= row['val_mAP'] <= 1.0 and 0.0 <= row['val_top1'] <= 1.0
+        assert row['val_num_queries'] > 0
+    assert 'val mAP' in table.format_table(summary['rows'])
     written = json.loads((work / 'person_search_table.json').read_text())
     assert written['rows']['ssl']['mAP'] == summary['rows']['ssl']['mAP']
     assert (work / 'person_search_table.png').stat().st_size > 0
@@ -39,6 +43,16 @@ def test_benchmark_and_show_dir_on_tiny(tiny_person_search, tmp_path):
                         '--work-dir', str(work), '--iters-scale', '0.002',
                         '--rows', 'ssl'])
     assert again['rows']['ssl'] == summary['rows']['ssl']
+    # A row finished before the val split existed gets its val search from
+    # its last checkpoint.
+    result_path = work / 'ssl' / 'result.json'
+    old = {k: v for k, v in json.loads(result_path.read_text()).items()
+           if not k.startswith('val_')}
+    result_path.write_text(json.dumps(old))
+    backfilled = table.main(['--preset', 'tiny', '--data', tiny_person_search,
+                             '--work-dir', str(work), '--iters-scale', '0.002',
+                             '--rows', 'ssl'])
+    assert backfilled['rows']['ssl'] == pytest.approx(summary['rows']['ssl'])
 
     test_tool = load_tool('test.py')
     config = osp.join(REPO, table.CONFIG.format('ssl'))
@@ -78,3 +92,13 @@ def test_prw_config_trains_and_searches(tmp_path):
     metrics = runner.test()
     assert metrics['search/num_queries'] == 2
     assert 0.0 <= metrics['search/mAP'] <= 1.0
+
+
+def test_benchmark_refuses_a_build_without_val(tmp_path):
+    table = load_tool('benchmarks', 'person_search_table.py')
+    root = tmp_path / 'person_search'
+    root.mkdir()
+    (root / 'meta.json').write_text(json.dumps(
+        dict(preset='tiny', seed=0, splits=dict(train=24, test=24))))
+    with pytest.raises(SystemExit, match='has no val split'):
+        table.prepare_data(str(tmp_path), 'tiny', 0)

@@ -98,6 +98,23 @@ def test_triplet_mines_farthest_positive_and_closest_negative():
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     assert triplets[0] > 0  # the hard positive (1, 1, 0) is farther than 0.3
 
+    # negatives='batch': the closest exemplar of any other person, so
+    # anchor 2 gets a (here zero) triplet term too, which the mean counts.
+    image_loss = float(loss)
+    batch_triplets = []
+    for anchor in range(3):
+        positive = max(dist(instance[anchor], e) for e in exemplars[anchor])
+        negative = min(dist(instance[anchor], e) for other in range(3)
+                       if other != anchor for e in exemplars[other])
+        batch_triplets.append(max(positive - negative + margin, 0.0))
+    loss = scale_invariant_loss(instance, exemplars, image, margin, gamma,
+                                negatives='batch')
+    expected = np.mean(batch_triplets) + gamma * original
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert batch_triplets[2] == 0 and float(loss) < image_loss
+    with pytest.raises(ValueError, match='triplet negatives must be one of'):
+        scale_invariant_loss(instance, exemplars, image, negatives='scene')
+
 
 def test_kmeans_scales_recover_three_box_sizes():
     rng = np.random.default_rng(0)
@@ -177,6 +194,8 @@ def test_ssl_loss_switches():
                                           rel=1e-4)
     with pytest.raises(ValueError, match='needs exemplar_branch'):
         SSLLoss(128, exemplar_branch=False)
+    with pytest.raises(ValueError, match="got 'scene'"):
+        SSLLoss(128, triplet_negatives='scene')
     with pytest.raises(RuntimeError, match='no exemplar scales'):
         SSLLoss(128).exemplar_inputs(torch.zeros(1, 3, 8, 8),
                                      [torch.zeros(0, 4)], None)
@@ -234,3 +253,13 @@ def test_keep_most_similar_caps_the_labels():
         keep_most_similar(labels, similarity, 0)
     with pytest.raises(ValueError, match='max_positives'):
         SSLLoss(embed_dim=8, max_positives=0)
+
+
+def test_fitted_scales_load_into_a_fresh_loss():
+    trained = SSLLoss(128)
+    trained.set_scales(torch.tensor([[8.0, 9.0], [16.0, 17.0], [24.0, 25.0]]))
+    fresh = SSLLoss(128)
+    fresh.load_state_dict(trained.state_dict())  # strict: nothing skipped
+    assert torch.equal(fresh.scales, trained.scales)
+    with pytest.raises(ValueError, match=r'scales must be \(2, 2\)'):
+        SSLLoss(128, num_scales=2).load_state_dict(trained.state_dict())

@@ -386,7 +386,7 @@ class FashionScenesPersonSearchDataset(SearchProtocolMixin,
                                        FashionScenesDetDataset):
     """One split of the FashionScenes ``person_search`` variant.
 
-    All categories are one class, ``item``. A ``test`` instance's
+    All categories are one class, ``item``. A ``val`` or ``test`` instance's
     ``person_id`` is its ``identity`` from ``instances.json`` (-1 for a
     distractor); the queries and galleries come from ``queries.json`` and
     ``gallery.json``. The ``train`` identities are hidden: ``person_id`` is
@@ -396,16 +396,18 @@ class FashionScenesPersonSearchDataset(SearchProtocolMixin,
 
     Args:
         data_root: the variant's folder (``<build>/person_search``).
-        split: ``train`` or ``test``.
+        split: ``train``, ``val`` or ``test``.
         with_identities: load the hidden training identities.
     """
 
     CLASSES = ('item', )
+    SEARCH_SPLITS = ('val', 'test')
 
     def __init__(self, data_root: str, split: str = 'train',
                  with_identities: bool = False, **kwargs):
-        if split not in ('train', 'test'):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if split not in ('train', ) + self.SEARCH_SPLITS:
+            raise ValueError("split must be 'train', 'val' or 'test', got "
+                             f'{split!r}')
         self.split = split
         self.with_identities = with_identities
         self._queries: List[dict] = []
@@ -415,7 +417,8 @@ class FashionScenesPersonSearchDataset(SearchProtocolMixin,
 
     def load_data_list(self) -> List[dict]:
         split_dir = osp.join(self.data_root, self.split)
-        if self.split == 'test':
+        searched = self.split in self.SEARCH_SPLITS
+        if searched:
             self._identity_of = self._test_identities(self.ann_file)
             self._load_protocol(split_dir)
         elif self.with_identities:
@@ -427,7 +430,7 @@ class FashionScenesPersonSearchDataset(SearchProtocolMixin,
             self._identity_of = {int(k): int(v)
                                  for k, v in hidden['identities'].items()}
         data_list = super().load_data_list()
-        if self.split == 'test' or self.with_identities:
+        if searched or self.with_identities:
             for info in data_list:
                 for instance in info['instances']:
                     if instance['ann_id'] not in self._identity_of:
@@ -453,7 +456,7 @@ class FashionScenesPersonSearchDataset(SearchProtocolMixin,
         for i, ann in enumerate(coco.get('annotations', [])):
             if 'identity' not in ann:
                 raise DataError(f'{ann_file}: annotations[{i}] has no '
-                                '"identity" (a test split needs them)')
+                                '"identity" (a val or test split needs them)')
             identity_of[ann['id']] = int(ann['identity'])
         return identity_of
 

@@ -60,16 +60,18 @@ PRESETS = {
                  max_items=3, num_train=24, num_val=8, num_test=8,
                  fewshot_shots=(1, ), fewshot_seeds=2,
                  foggy_num_train=16, foggy_num_val=8, foggy_num_test=8,
-                 ps_num_train=24, ps_num_test=24, ps_gallery_size=16),
+                 ps_num_train=24, ps_num_val=24, ps_num_test=24,
+                 ps_gallery_size=16),
     # The benchmark scale for 2 CPU cores.
     'cpu': dict(_COMMON, canvas=64, item_size=(24, 44), min_items=1,
                 max_items=3, num_train=4000, num_val=300, num_test=300,
                 foggy_num_train=2000, foggy_num_val=300, foggy_num_test=300,
-                ps_num_train=2000, ps_num_test=400),
+                ps_num_train=2000, ps_num_val=400, ps_num_test=400),
     'gpu': dict(_COMMON, canvas=128, item_size=(20, 64), min_items=1,
                 max_items=4, num_train=20000, num_val=1000, num_test=1000,
                 foggy_num_train=10000, foggy_num_val=1000,
-                foggy_num_test=1000, ps_num_train=10000, ps_num_test=2000),
+                foggy_num_test=1000, ps_num_train=10000, ps_num_val=2000,
+                ps_num_test=2000),
 }
 
 

@@ -4,9 +4,10 @@ Every identity is one specific Fashion-MNIST image. It appears in
 ``ps_occurrences`` (2-4) scenes of its split, each time at a freshly drawn
 scale, tint and position. About ``ps_distractor_fraction`` of the items are
 distractors: images of no identity (identity -1, like CUHK-SYSU's unlabelled
-people). Train identities come from Fashion-MNIST train, test identities from
-the test half of Fashion-MNIST test, so the two sets are disjoint; identity
-ids are numbered per split from 0.
+people). Train identities come from Fashion-MNIST train, val and test
+identities from the val and test halves of Fashion-MNIST test, so the three
+sets are disjoint; identity ids are numbered per split from 0. ``val`` is
+built like ``test``, for choosing settings without looking at ``test``.
 
 Layout under ``OUT/person_search/`` (CUHK-SYSU-like)::
 
@@ -16,7 +17,7 @@ Layout under ``OUT/person_search/`` (CUHK-SYSU-like)::
     train/identities_hidden.json
         {"num_identities": N, "identities": {"<annotation id>": identity}}
         for the fully supervised upper bound only
-    test/images/..., test/masks/...
+    val/..., test/images/..., test/masks/...
     test/instances.json        COCO; each annotation adds "identity"
     test/queries.json          [{"query_id", "image_id", "annotation_id",
                                  "bbox": [x, y, w, h], "identity"}]
@@ -43,6 +44,8 @@ from .compose import compose_scene
 from .writer import SplitWriter, write_json
 
 DISTRACTOR = -1
+#: Splits searched query -> gallery, each with its own identities.
+EVAL_SPLITS = ('val', 'test')
 
 
 def assign_identities(rng: np.random.Generator, num_scenes: int,
@@ -148,10 +151,11 @@ def build_person_search(out_dir: str, preset: str, params: dict, seed: int,
                         source, progress: bool = False) -> dict:
     """Write ``out_dir/person_search``; returns its meta.json."""
     gallery_size = params['ps_gallery_size']
-    if params['ps_num_test'] <= gallery_size:
-        raise ValueError(f'ps_num_test ({params["ps_num_test"]}) must exceed '
-                         f'ps_gallery_size ({gallery_size}): a gallery never '
-                         "holds its query's own scene")
+    for split in EVAL_SPLITS:
+        if params[f'ps_num_{split}'] <= gallery_size:
+            raise ValueError(f'ps_num_{split} ({params[f"ps_num_{split}"]}) '
+                             f'must exceed ps_gallery_size ({gallery_size}): '
+                             "a gallery never holds its query's own scene")
     if params['ps_occurrences'][0] < 2:
         raise ValueError('ps_occurrences must start at 2 or more: a query '
                          'needs another scene of its identity to find')
@@ -163,18 +167,19 @@ def build_person_search(out_dir: str, preset: str, params: dict, seed: int,
                {'num_identities': num_train_ids,
                 'identities': {str(k): v for k, v in
                                train_identity_of.items()}})
-    test_coco, test_identity_of, num_test_ids = write_scenes(
-        os.path.join(root, 'test'), 'person_search/test', 'test', params,
-        seed, source, keep_identity=True, progress=progress)
-    queries, galleries = make_queries(
-        scene_rng(seed, 'person_search/test/queries', 0), test_coco,
-        test_identity_of, gallery_size)
-    write_json(os.path.join(root, 'test', 'queries.json'), queries)
-    write_json(os.path.join(root, 'test', 'gallery.json'), galleries)
+    identities, num_queries = {'train': num_train_ids}, {}
+    for split in EVAL_SPLITS:
+        coco, identity_of, identities[split] = write_scenes(
+            os.path.join(root, split), f'person_search/{split}', split,
+            params, seed, source, keep_identity=True, progress=progress)
+        queries, galleries = make_queries(
+            scene_rng(seed, f'person_search/{split}/queries', 0), coco,
+            identity_of, gallery_size)
+        write_json(os.path.join(root, split, 'queries.json'), queries)
+        write_json(os.path.join(root, split, 'gallery.json'), galleries)
+        num_queries[split] = len(queries)
     return write_meta(os.path.join(root, 'meta.json'),
                       'fashion_scenes_person_search', preset, seed, params,
-                      {'train': params['ps_num_train'],
-                       'test': params['ps_num_test']},
-                      identities={'train': num_train_ids,
-                                  'test': num_test_ids},
-                      queries=len(queries))
+                      {split: params[f'ps_num_{split}']
+                       for split in ('train', ) + EVAL_SPLITS},
+                      identities=identities, queries=num_queries)

@@ -133,24 +133,37 @@ def exemplar_inputs(inputs: torch.Tensor, boxes: List[torch.Tensor],
 
 
 # ------------------------------------------------------ scale-invariant loss
+TRIPLET_NEGATIVES = ('image', 'batch')
+
+
+def check_triplet_negatives(negatives: str) -> None:
+    if negatives not in TRIPLET_NEGATIVES:
+        raise ValueError(f'triplet negatives must be one of {TRIPLET_NEGATIVES}'
+                         f', got {negatives!r}')
+
+
 def scale_invariant_loss(instance: torch.Tensor, exemplars: torch.Tensor,
                          image: torch.Tensor, margin: float = 0.3,
-                         gamma: float = 0.05) -> torch.Tensor:
+                         gamma: float = 0.05,
+                         negatives: str = 'image') -> torch.Tensor:
     """L_scale = hard-mining triplet + gamma * d(instance, original exemplar).
 
     instance: (G, D) L2-normalised instance features (the anchors).
     exemplars: (G, K + 1, D) their exemplars, original scale first.
-    image: (G,) the image of each instance; a negative must share it.
+    image: (G,) the image of each instance.
     The positive is the farthest exemplar of the anchor's own person, the
-    negative the closest exemplar of another person in its image; anchors
-    alone in their image have no triplet term.
+    negative the closest exemplar of another person in its image (the
+    paper), or in the whole batch with ``negatives='batch'``; anchors
+    without another person have no triplet term.
     """
+    check_triplet_negatives(negatives)
     num = instance.shape[0]
     dist = torch.cdist(instance, exemplars.reshape(-1, exemplars.shape[-1]))
     dist = dist.view(num, num, -1)  # (anchor, person, scale)
     positive = dist[torch.arange(num), torch.arange(num)].max(dim=1).values
-    others = (image[:, None] == image[None]) & ~torch.eye(
-        num, dtype=torch.bool, device=image.device)
+    others = ~torch.eye(num, dtype=torch.bool, device=image.device)
+    if negatives == 'image':
+        others &= image[:, None] == image[None]
     closest = dist.min(dim=2).values.masked_fill(~others, float('inf'))
     negative = closest.min(dim=1).values
     has_negative = others.any(dim=1)
@@ -273,6 +286,9 @@ class SSLLoss(nn.Module):
         exemplar_tint: re-tint the rescaled exemplars by random per-channel
             gains in [1 - x, 1 + x] (not in the paper; 0 keeps the colours).
         margin, gamma: of ``scale_invariant_loss`` (0.3, 0.05).
+        triplet_negatives: where the triplet's negative comes from: 'image'
+            (the paper: another person of the anchor's image) or 'batch'
+            (any other person of the batch; not in the paper).
         dml_weight, scale_weight: loss weights.
         dml_warmup_epochs: before this (fractional) epoch every instance is
             only its own label, as in the weak baseline; the multi-labels
@@ -290,7 +306,8 @@ class SSLLoss(nn.Module):
                  num_scales: int = 3, scales: Optional[Sequence] = None,
                  mask_background: bool = True, exemplar_tint: float = 0.0,
                  margin: float = 0.3,
-                 gamma: float = 0.05, dml_weight: float = 1.0,
+                 gamma: float = 0.05, triplet_negatives: str = 'image',
+                 dml_weight: float = 1.0,
                  scale_weight: float = 1.0, dml_warmup_epochs: float = 0.0,
                  max_positives: Optional[int] = None):
         super().__init__()
@@ -306,7 +323,9 @@ class SSLLoss(nn.Module):
         self.exemplar_branch, self.scale_invariant = exemplar_branch, scale_invariant
         self.num_scales, self.mask_background = num_scales, mask_background
         self.exemplar_tint = exemplar_tint
+        check_triplet_negatives(triplet_negatives)
         self.margin, self.gamma = margin, gamma
+        self.triplet_negatives = triplet_negatives
         self.dml_weight, self.scale_weight = dml_weight, scale_weight
         self.dml_warmup_epochs = dml_warmup_epochs
         if max_positives is not None and max_positives < 1:
@@ -330,6 +349,13 @@ class SSLLoss(nn.Module):
             raise ValueError(f'SSLLoss: scales must be ({self.num_scales}, 2) '
                              f'[w, h], got shape {tuple(scales.shape)}')
         self.scales = scales.to(self.scales)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Scales fitted in training are (K, 2); a fresh loss holds (0, 2).
+        stored = state_dict.get(prefix + 'scales')
+        if stored is not None and stored.shape != self.scales.shape:
+            self.set_scales(stored)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def exemplar_inputs(self, inputs: torch.Tensor, boxes: List[torch.Tensor],
                         masks: Optional[List[torch.Tensor]],
@@ -367,7 +393,7 @@ class SSLLoss(nn.Module):
             if self.scale_invariant and ids.numel():
                 losses['loss_scale'] = self.scale_weight * scale_invariant_loss(
                     batch.gt_embeds, batch.exemplar_embeds, batch.gt_image,
-                    self.margin, self.gamma)
+                    self.margin, self.gamma, self.triplet_negatives)
         losses['loss_dml'] = self.dml_weight * self.dml_loss(
             batch, scenes, exemplar_mean)
         return losses
