@@ -288,7 +288,7 @@ class SSLLoss(nn.Module):
         margin, gamma: of ``scale_invariant_loss`` (0.3, 0.05).
         triplet_negatives: where the triplet's negative comes from: 'image'
             (the paper: another person of the anchor's image) or 'batch'
-            (any other person of the batch; not in the paper).
+            (any other person of this rank's batch; not in the paper).
         dml_weight, scale_weight: loss weights.
         dml_warmup_epochs: before this (fractional) epoch every instance is
             only its own label, as in the weak baseline; the multi-labels
