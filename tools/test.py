@@ -52,13 +52,13 @@ def main(argv=None):
     try:
         runner = Runner.from_cfg(build_test_config(args))
         metrics = runner.test()
-        finish_distributed()
     except (ConfigError, DataError) as e:
         sys.exit(f'error: {e}')
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump(metrics, f, indent=2)
+    finish_distributed()  # in a distributed run, the process ends here
     return metrics
 
 

@@ -64,7 +64,7 @@ def main(argv=None):
     try:
         runner = Runner.from_cfg(build_train_config(args))
         runner.train()
-        finish_distributed()
+        finish_distributed()  # in a distributed run, the process ends here
     except (ConfigError, DataError) as e:
         sys.exit(f'error: {e}')
 

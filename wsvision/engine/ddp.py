@@ -6,7 +6,9 @@ on a CPU machine, so ``init_cpu_distributed`` starts the gloo process group
 before the Runner (which then skips its own init) and ``CPUAwareDDP`` drops
 ``device_ids`` for CPU modules, as ``DistributedDataParallel`` requires.
 """
+import logging
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -46,12 +48,22 @@ def init_cpu_distributed(cfg, launcher: str) -> None:
 
 
 def finish_distributed() -> None:
-    """Leave the process group together: barrier, then destroy it.
+    """Leave the process group together, then end the process.
 
-    A rank that exits while the gloo group is alive can abort in its C++
-    destructors ("terminate called without an active exception") and take
-    the whole torchrun job down, so every entry point calls this on success.
+    Barrier, then destroy the group. A rank that then exits normally can
+    still abort in gloo's C++ destructors during interpreter teardown
+    ("terminate called without an active exception", seen after finished
+    runs), and take the whole torchrun job down. So, in a distributed run,
+    the logs and streams are flushed and the process ends here with status
+    0, skipping that teardown; checkpoints are already on disk (atomic
+    writes). Every entry point calls this on success. Without a process
+    group it does nothing and returns.
     """
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    dist.destroy_process_group()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
