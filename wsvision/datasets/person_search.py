@@ -35,6 +35,7 @@ import torch
 from ..registry import DATASETS, TRANSFORMS
 from .coco import FashionScenesDetDataset
 from .det_dataset import DetDataset, is_degenerate, xywh_to_xyxy
+from .fashion_scenes.person_search import SEARCH_SPLITS
 from .io import DataError, check_file, load_json, load_mat
 from .transforms import PackDetInputs
 
@@ -401,11 +402,10 @@ class FashionScenesPersonSearchDataset(SearchProtocolMixin,
     """
 
     CLASSES = ('item', )
-    SEARCH_SPLITS = ('val', 'test')
 
     def __init__(self, data_root: str, split: str = 'train',
                  with_identities: bool = False, **kwargs):
-        if split not in ('train', ) + self.SEARCH_SPLITS:
+        if split not in ('train', ) + SEARCH_SPLITS:
             raise ValueError("split must be 'train', 'val' or 'test', got "
                              f'{split!r}')
         self.split = split
@@ -417,7 +417,7 @@ class FashionScenesPersonSearchDataset(SearchProtocolMixin,
 
     def load_data_list(self) -> List[dict]:
         split_dir = osp.join(self.data_root, self.split)
-        searched = self.split in self.SEARCH_SPLITS
+        searched = self.split in SEARCH_SPLITS
         if searched:
             self._identity_of = self._test_identities(self.ann_file)
             self._load_protocol(split_dir)

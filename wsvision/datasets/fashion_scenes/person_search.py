@@ -45,7 +45,7 @@ from .writer import SplitWriter, write_json
 
 DISTRACTOR = -1
 #: Splits searched query -> gallery, each with its own identities.
-EVAL_SPLITS = ('val', 'test')
+SEARCH_SPLITS = ('val', 'test')
 
 
 def assign_identities(rng: np.random.Generator, num_scenes: int,
@@ -151,7 +151,7 @@ def build_person_search(out_dir: str, preset: str, params: dict, seed: int,
                         source, progress: bool = False) -> dict:
     """Write ``out_dir/person_search``; returns its meta.json."""
     gallery_size = params['ps_gallery_size']
-    for split in EVAL_SPLITS:
+    for split in SEARCH_SPLITS:
         if params[f'ps_num_{split}'] <= gallery_size:
             raise ValueError(f'ps_num_{split} ({params[f"ps_num_{split}"]}) '
                              f'must exceed ps_gallery_size ({gallery_size}): '
@@ -168,7 +168,7 @@ def build_person_search(out_dir: str, preset: str, params: dict, seed: int,
                 'identities': {str(k): v for k, v in
                                train_identity_of.items()}})
     identities, num_queries = {'train': num_train_ids}, {}
-    for split in EVAL_SPLITS:
+    for split in SEARCH_SPLITS:
         coco, identity_of, identities[split] = write_scenes(
             os.path.join(root, split), f'person_search/{split}', split,
             params, seed, source, keep_identity=True, progress=progress)
@@ -181,5 +181,5 @@ def build_person_search(out_dir: str, preset: str, params: dict, seed: int,
     return write_meta(os.path.join(root, 'meta.json'),
                       'fashion_scenes_person_search', preset, seed, params,
                       {split: params[f'ps_num_{split}']
-                       for split in ('train', ) + EVAL_SPLITS},
+                       for split in ('train', ) + SEARCH_SPLITS},
                       identities=identities, queries=num_queries)
