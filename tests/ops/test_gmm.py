@@ -194,7 +194,8 @@ def test_bad_inputs_raise_clear_errors(kwargs, message):
 @pytest.mark.parametrize('dist', DISTS)
 @pytest.mark.parametrize('sizes', [
     dict(B=3, K=6, C=24, h=13, w=17),
-    dict(B=2, K=21, C=256, h=21, w=21),     # VOC's K and C
+    dict(B=2, K=12, C=33, h=7, w=9),        # the 16-class tile
+    dict(B=2, K=21, C=256, h=21, w=21),     # VOC's K and C (the 24-class tile)
     dict(B=2, K=40, C=70, h=5, w=5),        # classes in two chunks, ragged channel tiles
     dict(B=2, K=1, C=3, h=1, w=1),
 ])

@@ -17,9 +17,12 @@ with scribble-like labels (strokes of 1-4 classes plus background on about
   loss and pseudo-labels) with the fused kernels.
 
 ``--step`` also times one training step (forward + backward) of a
-DeepLabV3+ on ResNet-50 (output stride 8, 256-channel head) at the
-setting's batch and crop, with each loss variant; the model alone is timed
-with the partial cross-entropy only. Times are medians after a warm-up;
+DeepLabV3+ on ResNet-101 (``--depth``; output stride 8, 256-channel head) at
+the setting's batch and crop, with each loss variant; the model alone is timed
+with the partial cross-entropy only. ``--profile`` adds an operator table of
+each fused loss path (torch.profiler); ``--compile`` adds the fused CVPR
+loss under ``torch.compile`` (its graph breaks at the host syncs and the
+fused ops). Times are medians after a warm-up;
 memory is the peak the call adds over its inputs (CUDA only). A table is
 printed, a JSON written to ``--out``.
 """
@@ -58,7 +61,13 @@ def parse_args():
     parser.add_argument('--threads', type=int, default=2, help='CPU threads (torch)')
     parser.add_argument('--step', action='store_true',
                         help='also time a DeepLabV3+ R50 training step with each loss')
-    parser.add_argument('--out', default=None, help='folder for the JSON')
+    parser.add_argument('--depth', type=int, default=101, choices=[50, 101],
+                        help='ResNet depth of the --step model (the issue\'s anchor: R101)')
+    parser.add_argument('--compile', action='store_true',
+                        help='also time the fused CVPR loss path under torch.compile')
+    parser.add_argument('--profile', action='store_true',
+                        help='also print and save an operator profile of the fused loss paths')
+    parser.add_argument('--out', default=None, help='folder for the JSON (and profiles)')
     return parser.parse_args()
 
 
@@ -147,7 +156,7 @@ def measure(fn, device, repeats):
     return statistics.median(times), peak
 
 
-def loss_path(s, device, repeats):
+def loss_path(s, device, repeats, compile_loss=False):
     gen = torch.Generator().manual_seed(1)
     logits = torch.randn(s['B'], s['K'], s['size'], s['size'], generator=gen).to(device)
     feat = torch.randn(s['B'], s['C'], s['feat'], s['feat'], generator=gen).to(device)
@@ -164,16 +173,44 @@ def loss_path(s, device, repeats):
     rows = {}
     with reference_pattern():
         rows['loop+broadcast'] = measure(run(build_loss(s, False, device)), device, repeats)
-    rows['fused'] = measure(run(build_loss(s, False, device)), device, repeats)
-    rows['fused, AGMM++'] = measure(run(build_loss(s, True, device)), device, repeats)
-    return rows
+    fused = {'fused': run(build_loss(s, False, device)),
+             'fused, AGMM++': run(build_loss(s, True, device))}
+    if compile_loss:
+        fused['fused, torch.compile'] = run(torch.compile(build_loss(s, False, device)))
+    for name, fn in fused.items():
+        rows[name] = measure(fn, device, repeats)
+    return rows, fused
 
 
-def training_step(s, device, repeats):
+def profile(fns, device, out, setting, top=15):
+    """Operator table of each fused loss path (three calls after a warm-up):
+    where its time goes. Printed (top rows) and written to --out."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == 'cuda' else [])
+    key = 'self_device_time_total' if device == 'cuda' else 'self_cpu_time_total'
+    for name, fn in fns.items():
+        fn()
+        with torch_profile(activities=activities) as prof:
+            for _ in range(3):
+                fn()
+            if device == 'cuda':
+                torch.cuda.synchronize()
+        table = prof.key_averages().table(sort_by=key, row_limit=40)
+        print(f'profile of {name!r} (3 calls), by {key}:')
+        print('\n'.join(table.splitlines()[:top + 3]))
+        if out:
+            os.makedirs(out, exist_ok=True)
+            tag = name.replace(', ', '_').replace('+', 'plus')
+            with open(osp.join(out, f'profile_{tag}_{setting}_{device}.txt'), 'w') as f:
+                f.write(table)
+
+
+def training_step(s, device, repeats, depth):
     def model(losses):
         return MODELS.build(dict(
             type='EncoderDecoder',
-            backbone=dict(type='ResNet', depth=50, base_channels=64,
+            backbone=dict(type='ResNet', depth=depth, base_channels=64,
                           strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)),
             decode_head=dict(type='DeepLabV3PlusHead', in_channels=2048,
                              low_level_channels=256, channels=s['C'],
@@ -211,15 +248,17 @@ def main():
     result = dict(setting=args.setting, shape=s, device=args.device, torch=torch.__version__,
                   card=torch.cuda.get_device_name() if args.device == 'cuda' else None,
                   ops_impl=os.environ.get('WSV_OPS_IMPL', 'auto'), repeats=repeats)
-    result['loss_path'] = {k: dict(ms=t, peak_mib=m)
-                           for k, (t, m) in loss_path(s, args.device, repeats).items()}
+    rows, fused = loss_path(s, args.device, repeats, args.compile)
+    result['loss_path'] = {k: dict(ms=t, peak_mib=m) for k, (t, m) in rows.items()}
     if args.step:
+        result['step_model'] = f'DeepLabV3+ R{args.depth} OS8'
         result['training_step'] = {k: dict(ms=t, peak_mib=m) for k, (t, m)
-                                   in training_step(s, args.device, repeats).items()}
+                                   in training_step(s, args.device, repeats, args.depth).items()}
         steps = result['training_step']
         result['step_speedup'] = (steps['model + loop+broadcast loss']['ms']
                                   / steps['model + fused loss']['ms'])
-    print(f"AGMM loss path, setting {args.setting} {s}, {result['card'] or 'cpu'}")
+    print(f"AGMM loss path, setting {args.setting} {s}, {result['card'] or 'cpu'}"
+          + (f", step model {result['step_model']}" if args.step else ''))
     print(f"{'variant':32s} {'ms':>9s} {'peak MiB':>10s}")
     for section in ('loss_path', 'training_step'):
         for name, row in result.get(section, {}).items():
@@ -227,6 +266,8 @@ def main():
             print(f"{name:32s} {row['ms']:9.2f} {peak:>10s}")
     if 'step_speedup' in result:
         print(f"training step speed-up, fused vs loop+broadcast: {result['step_speedup']:.2f}x")
+    if args.profile:
+        profile(fused, args.device, args.out, args.setting)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         path = osp.join(args.out, f'bench_agmm_loss_{args.setting}_{args.device}.json')

@@ -5,11 +5,14 @@
 #      registry; without registry access, the machine's own python3 and torch);
 #   2. the ops built by setup.py with their CUDA kernels;
 #   3. pytest tests/ops (the CUDA tests included);
-#   4. tools/benchmarks/bench_gmm.py --device cuda --setting voc, and the CPU
-#      setting on 2 threads (a quiet machine gives steadier CPU numbers).
+#   4. tools/benchmarks/bench_gmm.py --device cuda --setting voc (the op);
+#   5. tools/benchmarks/bench_agmm_loss.py --device cuda --setting voc --step
+#      --profile (the whole AGMM loss path, a training step with each loss
+#      path, and an operator profile of the fused paths).
 # Every step runs under a time limit; a failed step is reported and the next
-# one still runs. Logs and JSON results go to $OUT (default work_dirs/gpu_check).
-# About 8 minutes at most.
+# one still runs. Logs, JSON results and profiles go to $OUT (default
+# work_dirs/gpu_check). About 8 minutes at most. The CPU figures are measured
+# on a CPU machine (bench_gmm.py --device cpu), not here.
 #
 # Usage: bash tools/benchmarks/gpu_check.sh
 # Without registry access, put the pure-Python wheels that the machine's python
@@ -99,8 +102,8 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_dev
     --junitxml="$OUT/pytest_ops.xml"
   step "benchmark (voc, cuda)" 150 "$PY" tools/benchmarks/bench_gmm.py --device cuda \
     --setting voc --out "$OUT" --plot
-  step "benchmark (cpu setting, 2 threads)" 90 "$PY" tools/benchmarks/bench_gmm.py \
-    --device cpu --setting cpu --threads 2 --out "$OUT"
+  step "AGMM loss path and training step (voc, cuda)" 180 "$PY" \
+    tools/benchmarks/bench_agmm_loss.py --device cuda --setting voc --step --profile --out "$OUT"
 
   echo "=== summary"
   printf '  %s\n' "${SUMMARY[@]}"

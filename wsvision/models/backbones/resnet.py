@@ -1,9 +1,9 @@
-"""ResNet-18/34/50 with a configurable width, built from torchvision's blocks.
+"""ResNet-18/34/50/101 with a configurable width, built from torchvision's blocks.
 
 torchvision's ``ResNet`` fixes the stem at 64 channels; wsvision trains from
 scratch on CPUs, so the width is a constructor argument. With
 ``base_channels=64`` the parameter names and shapes match torchvision's
-``resnet18/34/50``, so a user's local ImageNet weights load with
+``resnet18/34/50/101``, so a user's local ImageNet weights load with
 ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``.
 """
 from typing import Sequence, Tuple
@@ -19,6 +19,7 @@ ARCH_SETTINGS = {
     18: (BasicBlock, (2, 2, 2, 2)),
     34: (BasicBlock, (3, 4, 6, 3)),
     50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
 }
 
 
@@ -27,7 +28,7 @@ class ResNet(BaseModule):
     """ResNet returning the feature maps of the stages in ``out_indices``.
 
     Args:
-        depth: 18, 34 or 50.
+        depth: 18, 34, 50 or 101.
         base_channels: width of the stem and of stage 1 (64 in torchvision).
         strides: per-stage strides; with ``dilations`` they set the output
             stride (e.g. strides (1, 2, 1, 1) and dilations (1, 1, 2, 4) give

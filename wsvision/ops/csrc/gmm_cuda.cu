@@ -6,7 +6,7 @@
 //
 // - forward and grad_feat: one thread per kPixPerThread pixels of one image,
 //   holding KT classes in registers, with (mean, scale) tiles in shared memory.
-// - grad_means and grad_scale: each block reduces a (kTileK x kTileC) tile of
+// - grad_means and grad_scale: each block reduces a (class tile x kTileC) tile of
 //   (class, channel) pairs over a range of pixels of one image; the per-range
 //   partial sums are added up afterwards (deterministic, no atomics).
 #include <c10/cuda/CUDAException.h>
@@ -155,25 +155,25 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // Tiles of the parameter-gradient reduction: each of the 8 x 16 threads owns
-// kRegK x kRegC (class, channel) pairs, strided so that the shared-memory reads
-// of a warp hit distinct banks.
-constexpr int kRegK = 4;
+// RK x kRegC (class, channel) pairs, strided so that the shared-memory reads
+// of a warp hit distinct banks. A block covers RK * 8 classes (8 to 32: the
+// smallest tile that holds K, so few padded classes are computed).
 constexpr int kRegC = 4;
 constexpr int kThreadsK = 8;
 constexpr int kThreadsC = 16;
-constexpr int kTileK = kRegK * kThreadsK;  // 32 classes
 constexpr int kTileC = kRegC * kThreadsC;  // 64 channels
 constexpr int kPixTile = 32;
 constexpr int kPixRange = 512;
 
 // part_means[r, b, k, c] = -scale * sum_p grad * phi'(d),
 // part_scale[r, b, k, c] = sum_p grad * phi(d), over pixels p of range r.
-template <typename T, bool kL1>
+template <typename T, bool kL1, int RK>
 __global__ void __launch_bounds__(kThreadsK* kThreadsC)
     grad_param_kernel(const T* __restrict__ grad, const T* __restrict__ feat,
                       const T* __restrict__ means, const T* __restrict__ scale,
                       T* __restrict__ part_means, T* __restrict__ part_scale, int B, int K, int C,
                       int P) {
+  constexpr int kTileK = RK * kThreadsK;
   __shared__ T feat_tile[kPixTile][kTileC + 1];
   __shared__ T grad_tile[kPixTile][kTileK + 1];
   const int range = blockIdx.x;
@@ -184,11 +184,11 @@ __global__ void __launch_bounds__(kThreadsK* kThreadsC)
   const int tk = threadIdx.x / kThreadsC;
   const int tc = threadIdx.x % kThreadsC;
 
-  T mu[kRegK][kRegC];
-  T sum_grad[kRegK][kRegC] = {};
-  T sum_phi[kRegK][kRegC] = {};
+  T mu[RK][kRegC];
+  T sum_grad[RK][kRegC] = {};
+  T sum_phi[RK][kRegC] = {};
 #pragma unroll
-  for (int i = 0; i < kRegK; ++i) {
+  for (int i = 0; i < RK; ++i) {
 #pragma unroll
     for (int j = 0; j < kRegC; ++j) {
       const int k = k0 + tk + i * kThreadsK, c = c0 + tc + j * kThreadsC;
@@ -215,13 +215,13 @@ __global__ void __launch_bounds__(kThreadsK* kThreadsC)
     }
     __syncthreads();
     for (int p = 0; p < kPixTile; ++p) {
-      T g[kRegK], f[kRegC];
+      T g[RK], f[kRegC];
 #pragma unroll
-      for (int i = 0; i < kRegK; ++i) g[i] = grad_tile[p][tk + i * kThreadsK];
+      for (int i = 0; i < RK; ++i) g[i] = grad_tile[p][tk + i * kThreadsK];
 #pragma unroll
       for (int j = 0; j < kRegC; ++j) f[j] = feat_tile[p][tc + j * kThreadsC];
 #pragma unroll
-      for (int i = 0; i < kRegK; ++i) {
+      for (int i = 0; i < RK; ++i) {
 #pragma unroll
         for (int j = 0; j < kRegC; ++j) {
           const T d = f[j] - mu[i][j];
@@ -233,7 +233,7 @@ __global__ void __launch_bounds__(kThreadsK* kThreadsC)
   }
 
 #pragma unroll
-  for (int i = 0; i < kRegK; ++i) {
+  for (int i = 0; i < RK; ++i) {
 #pragma unroll
     for (int j = 0; j < kRegC; ++j) {
       const int k = k0 + tk + i * kThreadsK, c = c0 + tc + j * kThreadsC;
@@ -247,13 +247,15 @@ __global__ void __launch_bounds__(kThreadsK* kThreadsC)
 }
 
 // Calls body(std::integral_constant<int, KT>) with the smallest class tile KT
-// that holds K classes (K > 32 runs in chunks of 32).
+// of 8, 16, 24 or 32 that holds K classes (K > 32 runs in chunks of 32).
 template <typename Body>
 void dispatch_class_tile(int64_t K, Body&& body) {
   if (K <= 8) {
     body(std::integral_constant<int, 8>{});
   } else if (K <= 16) {
     body(std::integral_constant<int, 16>{});
+  } else if (K <= 24) {
+    body(std::integral_constant<int, 24>{});
   } else {
     body(std::integral_constant<int, 32>{});
   }
@@ -310,16 +312,21 @@ std::vector<at::Tensor> gmm_distance_backward_cuda(const at::Tensor& grad, const
           grad_feat.mutable_data_ptr<scalar_t>(), K, C, P);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
-    const int64_t tiles = ((K + kTileK - 1) / kTileK) * ((C + kTileC - 1) / kTileC);
-    const dim3 grid(static_cast<unsigned>(ranges), static_cast<unsigned>(tiles),
-                    static_cast<unsigned>(B));
-    auto kernel = l1 ? grad_param_kernel<scalar_t, true> : grad_param_kernel<scalar_t, false>;
-    kernel<<<grid, kThreadsK * kThreadsC, 0, stream>>>(
-        grad.const_data_ptr<scalar_t>(), feat.const_data_ptr<scalar_t>(),
-        means.const_data_ptr<scalar_t>(), scale.const_data_ptr<scalar_t>(),
-        part_means.mutable_data_ptr<scalar_t>(), part_scale.mutable_data_ptr<scalar_t>(), B, K, C,
-        P);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    dispatch_class_tile(K, [&](auto class_tile) {
+      constexpr int RK = decltype(class_tile)::value / kThreadsK;
+      constexpr int kTileK = RK * kThreadsK;
+      const int64_t tiles = ((K + kTileK - 1) / kTileK) * ((C + kTileC - 1) / kTileC);
+      const dim3 grid(static_cast<unsigned>(ranges), static_cast<unsigned>(tiles),
+                      static_cast<unsigned>(B));
+      auto kernel = l1 ? grad_param_kernel<scalar_t, true, RK>
+                       : grad_param_kernel<scalar_t, false, RK>;
+      kernel<<<grid, kThreadsK * kThreadsC, 0, stream>>>(
+          grad.const_data_ptr<scalar_t>(), feat.const_data_ptr<scalar_t>(),
+          means.const_data_ptr<scalar_t>(), scale.const_data_ptr<scalar_t>(),
+          part_means.mutable_data_ptr<scalar_t>(), part_scale.mutable_data_ptr<scalar_t>(), B, K,
+          C, P);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
   });
   return {grad_feat, part_means.sum(0), part_scale.sum(0)};
 }
