@@ -44,3 +44,19 @@ def test_loop_class_mean_matches_masked_class_mean():
     loop_means, loop_counts = bench.loop_class_mean(feat, labels, 5)
     torch.testing.assert_close(loop_means, means)
     torch.testing.assert_close(loop_counts, counts.to(loop_counts.dtype))
+
+
+def test_anchor_speedup_hand_example(tmp_path):
+    """The issue's step speed-up: (anchor model + anchor reference loss) over
+    the fused step, and over the anchor model plus the fused loss's share."""
+    import json
+    bench = load_tool('benchmarks', 'bench_agmm_loss.py')
+    anchor = tmp_path / 'anchor.json'
+    anchor.write_text(json.dumps({'training_step': {
+        'deeplabv3_r101_os8_b16_321_fwd_bwd_ms': 100.0, 'reference_agmm_loss_path_ms': 200.0}}))
+    steps = {'model (partial CE only)': {'ms': 120.0}, 'model + fused loss': {'ms': 150.0}}
+    result = bench.anchor_speedup(str(anchor), steps)
+    assert result['reference_step_ms'] == 300.0
+    assert result['fused_loss_in_step_ms'] == 30.0
+    assert result['speedup_this_model'] == pytest.approx(2.0)
+    assert result['speedup_anchor_model'] == pytest.approx(300.0 / 130.0)

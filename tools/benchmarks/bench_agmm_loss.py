@@ -67,6 +67,9 @@ def parse_args():
                         help='also time the fused CVPR loss path under torch.compile')
     parser.add_argument('--profile', action='store_true',
                         help='also print and save an operator profile of the fused loss paths')
+    parser.add_argument('--anchor', default=None,
+                        help='agmm_reference_h200.json: with --step, also print the speed-up '
+                             'over the anchor\'s reference step (model + reference loss path)')
     parser.add_argument('--out', default=None, help='folder for the JSON (and profiles)')
     return parser.parse_args()
 
@@ -237,6 +240,23 @@ def training_step(s, device, repeats, depth):
     return rows
 
 
+def anchor_speedup(path, steps):
+    """The issue's step speed-up: the anchor's reference step (its model's
+    step plus the reference code's loss path, both measured by the anchor)
+    over the step with the fused loss. With this model's own step time, and
+    with the anchor's model time plus the fused loss's share of this step."""
+    with open(path) as f:
+        anchor = json.load(f)['training_step']
+    model_ms = anchor['deeplabv3_r101_os8_b16_321_fwd_bwd_ms']
+    loss_ms = anchor['reference_agmm_loss_path_ms']
+    fused_step = steps['model + fused loss']['ms']
+    fused_share = fused_step - steps['model (partial CE only)']['ms']
+    return dict(anchor_model_ms=model_ms, anchor_loss_ms=loss_ms,
+                reference_step_ms=model_ms + loss_ms, fused_loss_in_step_ms=fused_share,
+                speedup_this_model=(model_ms + loss_ms) / fused_step,
+                speedup_anchor_model=(model_ms + loss_ms) / (model_ms + fused_share))
+
+
 def main():
     args = parse_args()
     if args.device == 'cuda' and not torch.cuda.is_available():
@@ -266,6 +286,13 @@ def main():
             print(f"{name:32s} {row['ms']:9.2f} {peak:>10s}")
     if 'step_speedup' in result:
         print(f"training step speed-up, fused vs loop+broadcast: {result['step_speedup']:.2f}x")
+    if args.anchor and args.step:
+        result['anchor'] = anchor_speedup(args.anchor, result['training_step'])
+        a = result['anchor']
+        print(f"against the anchor's reference step ({a['reference_step_ms']:.1f} ms = model "
+              f"{a['anchor_model_ms']:.1f} + reference loss path {a['anchor_loss_ms']:.1f}): "
+              f"{a['speedup_this_model']:.2f}x with this model's step, "
+              f"{a['speedup_anchor_model']:.2f}x with the anchor's model time")
     if args.profile:
         profile(fused, args.device, args.out, args.setting)
     if args.out:

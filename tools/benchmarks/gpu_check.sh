@@ -8,7 +8,8 @@
 #   4. tools/benchmarks/bench_gmm.py --device cuda --setting voc (the op);
 #   5. tools/benchmarks/bench_agmm_loss.py --device cuda --setting voc --step
 #      --profile (the whole AGMM loss path, a training step with each loss
-#      path, and an operator profile of the fused paths).
+#      path, and an operator profile of the fused paths; WSV_ANCHOR=PATH to
+#      agmm_reference_h200.json adds the speed-up over its reference step).
 # Every step runs under a time limit; a failed step is reported and the next
 # one still runs. Logs, JSON results and profiles go to $OUT (default
 # work_dirs/gpu_check). About 8 minutes at most. The CPU figures are measured
@@ -103,7 +104,8 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_dev
   step "benchmark (voc, cuda)" 150 "$PY" tools/benchmarks/bench_gmm.py --device cuda \
     --setting voc --out "$OUT" --plot
   step "AGMM loss path and training step (voc, cuda)" 180 "$PY" \
-    tools/benchmarks/bench_agmm_loss.py --device cuda --setting voc --step --profile --out "$OUT"
+    tools/benchmarks/bench_agmm_loss.py --device cuda --setting voc --step --profile --out "$OUT" \
+    ${WSV_ANCHOR:+--anchor "$WSV_ANCHOR"}
 
   echo "=== summary"
   printf '  %s\n' "${SUMMARY[@]}"
