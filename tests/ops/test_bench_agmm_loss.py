@@ -60,3 +60,12 @@ def test_anchor_speedup_hand_example(tmp_path):
     assert result['fused_loss_in_step_ms'] == 30.0
     assert result['speedup_this_model'] == pytest.approx(2.0)
     assert result['speedup_anchor_model'] == pytest.approx(300.0 / 130.0)
+
+
+def test_plot_is_written(tmp_path):
+    bench = load_tool('benchmarks', 'bench_agmm_loss.py')
+    result = dict(setting='cpu', card=None,
+                  loss_path={'fused': dict(ms=1.0, peak_mib=None)},
+                  training_step={'model + fused loss': dict(ms=3.0, peak_mib=12.0)})
+    bench.save_plot(result, str(tmp_path / 'plot.png'))
+    assert (tmp_path / 'plot.png').stat().st_size > 1000

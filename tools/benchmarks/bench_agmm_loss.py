@@ -24,7 +24,7 @@ each fused loss path (torch.profiler); ``--compile`` adds the fused CVPR
 loss under ``torch.compile`` (its graph breaks at the host syncs and the
 fused ops). Times are medians after a warm-up;
 memory is the peak the call adds over its inputs (CUDA only). A table is
-printed, a JSON written to ``--out``.
+printed; a JSON and a PNG bar plot are written to ``--out``.
 """
 import argparse
 import json
@@ -38,6 +38,8 @@ from contextlib import contextmanager
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from common import pyplot, save_figure  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
 
 import wsvision.models.losses.agmm as agmm_module  # noqa: E402
@@ -70,7 +72,7 @@ def parse_args():
     parser.add_argument('--anchor', default=None,
                         help='agmm_reference_h200.json: with --step, also print the speed-up '
                              'over the anchor\'s reference step (model + reference loss path)')
-    parser.add_argument('--out', default=None, help='folder for the JSON (and profiles)')
+    parser.add_argument('--out', default=None, help='folder for the JSON, the PNG (and profiles)')
     return parser.parse_args()
 
 
@@ -240,6 +242,23 @@ def training_step(s, device, repeats, depth):
     return rows
 
 
+def save_plot(result, path):
+    """Bar plot of the loss-path (and training-step) times, peak memory in the labels."""
+    plt = pyplot()
+    sections = [k for k in ('loss_path', 'training_step') if k in result]
+    fig, axes = plt.subplots(1, len(sections), figsize=(6 * len(sections), 3.5), squeeze=False)
+    for ax, section in zip(axes[0], sections):
+        rows = result[section]
+        names = [name if rows[name]['peak_mib'] is None
+                 else f"{name}\n(+{rows[name]['peak_mib']:.0f} MiB)" for name in rows]
+        ax.barh(names, [row['ms'] for row in rows.values()])
+        ax.invert_yaxis()
+        ax.set_xlabel('ms (median)')
+        ax.set_title(section.replace('_', ' '))
+    fig.suptitle(f"AGMM loss, {result['setting']} setting on {result['card'] or 'cpu'}")
+    save_figure(fig, path)
+
+
 def anchor_speedup(path, steps):
     """The issue's step speed-up: the anchor's reference step (its model's
     step plus the reference code's loss path, both measured by the anchor)
@@ -301,6 +320,8 @@ def main():
         with open(path, 'w') as f:
             json.dump(result, f, indent=1)
         print('wrote', path)
+        save_plot(result, path[:-len('.json')] + '.png')
+        print('wrote', path[:-len('.json')] + '.png')
 
 
 if __name__ == '__main__':
