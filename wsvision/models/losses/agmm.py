@@ -126,7 +126,9 @@ def feature_labels(labels: torch.Tensor, size, num_classes: int) -> torch.Tensor
     known = labelled_mask(labels)
     codes = torch.where(known, labels, torch.where(labels == UNLABELLED, num_classes,
                                                    num_classes + 1))
-    one_hot = F.one_hot(codes, num_classes + 2).permute(0, 3, 1, 2).float()
+    B, H, W = labels.shape
+    one_hot = torch.zeros(B, num_classes + 2, H, W, device=labels.device).scatter_(
+        1, codes[:, None], 1.0)
     area = F.adaptive_avg_pool2d(one_hot, tuple(size))  # (B, K + 2, h, w) fractions
     class_area, best = area[:, :num_classes].max(1)
     fallback = torch.where(area[:, num_classes] > 0, UNLABELLED, IGNORE_INDEX)
@@ -258,33 +260,51 @@ class ClassSlots(NamedTuple):
         return self.index.gather(1, flat).view_as(slot_map).masked_fill(none, UNLABELLED)
 
 
-class BinaryProbs(NamedTuple):
-    """Per-class probabilities p (B, K, H, W) with log p and log(1 - p),
-    clamped at ``EPS``: computed once and shared by every BCE term."""
-    prob: torch.Tensor
-    log: torch.Tensor
-    log_rest: torch.Tensor
-
-    @classmethod
-    def of(cls, prob: torch.Tensor) -> 'BinaryProbs':
-        return cls(prob, prob.clamp(min=EPS).log(), (1 - prob).clamp(min=EPS).log())
+def log_pair(prob: torch.Tensor):
+    """(log p, log(1 - p)), each clamped at ``EPS``."""
+    return prob.clamp(min=EPS).log(), (1 - prob).clamp(min=EPS).log()
 
 
-def binary_cross_entropy(pred: BinaryProbs, target: torch.Tensor) -> torch.Tensor:
-    """Element-wise -[t log p + (1 - t) log(1 - p)], differentiable in both
-    arguments (``F.binary_cross_entropy`` has no gradient for the target)."""
-    return -(target * pred.log + (1 - target) * pred.log_rest)
+class _SymmetricBCE(torch.autograd.Function):
+    """Sum over ``mask`` of BCE(p, r) + BCE(r, p), differentiable in both p
+    and r (``F.binary_cross_entropy`` has no gradient for the target).
+
+    The same value and gradient as the autograd graph of that expression,
+    which would keep about a dozen (B, S, H, W) intermediates for the
+    backward; this keeps p, r and the mask. ``log_pair``'s clamps pass no
+    gradient where they clamp, as ``torch.clamp``."""
+
+    @staticmethod
+    def forward(ctx, p, r, mask):
+        ctx.save_for_backward(p, r, mask)
+        (log_p, log_q), (log_r, log_s) = log_pair(p), log_pair(r)
+        both = r * log_p + (1 - r) * log_q + p * log_r + (1 - p) * log_s
+        return -both.mul_(mask).sum()
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, r, mask = ctx.saved_tensors
+        (log_p, log_q), (log_r, log_s) = log_pair(p), log_pair(r)
+
+        def d_log(x):  # d/dx log(max(x, EPS)) and d/dx log(max(1 - x, EPS))
+            return (x >= EPS) / x.clamp(min=EPS), -(((1 - x) >= EPS) / (1 - x).clamp(min=EPS))
+
+        (dp_log_p, dp_log_q), (dr_log_r, dr_log_s) = d_log(p), d_log(r)
+        scale = -grad * mask
+        grad_p = (r * dp_log_p + (1 - r) * dp_log_q + log_r - log_s).mul_(scale)
+        grad_r = (log_p - log_q + p * dr_log_r + (1 - p) * dr_log_s).mul_(scale)
+        return grad_p, grad_r, None
 
 
-def symmetric_bce(net: BinaryProbs, resp: BinaryProbs, mask: torch.Tensor) -> torch.Tensor:
-    """Term 5a: BCE(p, r) + BCE(r, p) between the network's probabilities and
-    the responses, averaged over the (class, pixel) entries of ``mask``
-    (B, K, H, W) bool."""
-    return masked_mean(binary_cross_entropy(net, resp.prob)
-                       + binary_cross_entropy(resp, net.prob), mask)
+def symmetric_bce(net_prob: torch.Tensor, resp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Term 5a: BCE(p, r) + BCE(r, p) between the network's probabilities p
+    and the responses r, averaged over the (class, pixel) entries of ``mask``
+    (B, S, H, W) bool; 0, still attached to the graph, where it holds nowhere."""
+    total = _SymmetricBCE.apply(net_prob, resp, mask.to(net_prob.dtype))
+    return total / mask.sum().clamp(min=1)
 
 
-def label_bce(resp: BinaryProbs, labels: torch.Tensor, class_mask: torch.Tensor,
+def label_bce(resp: torch.Tensor, labels: torch.Tensor, class_mask: torch.Tensor,
               class_ids: torch.Tensor) -> torch.Tensor:
     """Term 5b: BCE between the responses and the one-hot labels, averaged
     over the labelled pixels and, at each, the classes of ``class_mask``.
@@ -299,18 +319,39 @@ def label_bce(resp: BinaryProbs, labels: torch.Tensor, class_mask: torch.Tensor,
         return tensor.permute(0, 2, 3, 1)[labelled]
 
     image_of_pixel = labelled.nonzero()[:, 0]
-    one_hot = (labels[labelled][:, None] == class_ids[image_of_pixel]).to(resp.prob.dtype)
-    bce = -(one_hot * at_labelled(resp.log) + (1 - one_hot) * at_labelled(resp.log_rest))
+    one_hot = (labels[labelled][:, None] == class_ids[image_of_pixel]).to(resp.dtype)
+    log_r, log_rest = log_pair(at_labelled(resp))
+    bce = -(one_hot * log_r + (1 - one_hot) * log_rest)
     return masked_mean(bce, at_labelled(class_mask))
+
+
+class _AbsentLogRest(torch.autograd.Function):
+    """(B, H, W): sum over the absent classes of -log(max(1 - p_k, EPS)).
+
+    The same value and gradient as the autograd graph of that expression,
+    which would keep three (B, K, H, W) intermediates for the backward; this
+    keeps only ``prob`` (which the softmax keeps anyway)."""
+
+    @staticmethod
+    def forward(ctx, prob, absent):
+        ctx.save_for_backward(prob, absent)
+        log_rest = torch.rsub(prob, 1).clamp_(min=EPS).log_()
+        return -(log_rest.mul_(absent[..., None, None])).sum(1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        prob, absent = ctx.saved_tensors
+        rest = torch.rsub(prob, 1)
+        # d/dp -log(max(1 - p, EPS)) = 1 / (1 - p) where 1 - p >= EPS (clamp's rule), else 0.
+        scale = (rest >= EPS).to(prob.dtype).mul_(absent[..., None, None]).mul_(grad[:, None])
+        return scale.div_(rest.clamp_(min=EPS)), None
 
 
 def absent_class_loss(prob: torch.Tensor, absent: torch.Tensor,
                       valid: torch.Tensor) -> torch.Tensor:
     """Term 6: -sum_{k absent} log(1 - p_k(x)), averaged over valid pixels.
     prob: (B, K, H, W); absent: (B, K) bool; valid: (B, H, W) bool."""
-    log_rest = (1 - prob).clamp(min=EPS).log()
-    per_pixel = -(log_rest * absent[..., None, None].to(prob.dtype)).sum(1)
-    return masked_mean(per_pixel, valid)
+    return masked_mean(_AbsentLogRest.apply(prob, absent.to(prob.dtype)), valid)
 
 
 def image_class_loss(seg_logits: torch.Tensor, positive: torch.Tensor,
@@ -533,12 +574,11 @@ class AGMMLoss(nn.Module):
         terms['loss_sbce'] = terms['loss_label'] = self._skipped(seg_logits)
         if self._weighs('loss_sbce') or self._weighs('loss_label'):
             size = labels.shape[-2:]
-            resp = BinaryProbs.of(F.interpolate(slots.gather(cell_resp * cell_mask), size=size,
-                                                mode='bilinear', align_corners=False))
+            resp = F.interpolate(slots.gather(cell_resp * cell_mask), size=size,
+                                 mode='bilinear', align_corners=False)
             class_mask = _upsample_mask(slots.gather(cell_mask), size) & valid[:, None]
             if self._weighs('loss_sbce'):
-                net = BinaryProbs.of(slots.gather(prob))
-                terms['loss_sbce'] = symmetric_bce(net, resp, class_mask)
+                terms['loss_sbce'] = symmetric_bce(slots.gather(prob), resp, class_mask)
             if self._weighs('loss_label'):
                 terms['loss_label'] = label_bce(resp, labels, class_mask, slots.index)
         terms['loss_absent'] = absent_class_loss(prob, ~image_tags, valid)
