@@ -69,3 +69,26 @@ def test_plot_is_written(tmp_path):
                   training_step={'model + fused loss': dict(ms=3.0, peak_mib=12.0)})
     bench.save_plot(result, str(tmp_path / 'plot.png'))
     assert (tmp_path / 'plot.png').stat().st_size > 1000
+
+
+def test_cpu_peak_memory_follows_the_live_tensors():
+    """The CPU peak-memory probe of the benchmarks (fresh process): a call that
+    holds a 64 MiB tensor at its peak adds about 64 MiB, one that frees each
+    8 MiB block before the next adds about 8 MiB."""
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+    script = (
+        "import sys, torch\n"
+        "sys.path.insert(0, 'tools/benchmarks')\n"
+        "from common import cpu_peak_extra_mib, mmap_large_cpu_blocks\n"
+        "mmap_large_cpu_blocks()\n"
+        "def held(): x = torch.ones(16 * 2**20); return float(x[0])\n"
+        "def freed():\n"
+        "    for _ in range(8): torch.ones(2 * 2**20).sum()\n"
+        "print(cpu_peak_extra_mib(held), cpu_peak_extra_mib(freed))\n")
+    out = subprocess.run([sys.executable, '-c', script], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout.split()
+    held, freed = map(float, out)
+    assert 60 <= held <= 72
+    assert 6 <= freed <= 14

@@ -23,23 +23,27 @@ with the partial cross-entropy only. ``--profile`` adds an operator table of
 each fused loss path (torch.profiler); ``--compile`` adds the fused CVPR
 loss under ``torch.compile`` (its graph breaks at the host syncs and the
 fused ops). Times are medians after a warm-up;
-memory is the peak the call adds over its inputs (CUDA only). A table is
+memory is the peak the call adds over its inputs: the CUDA allocator's peak,
+or on the CPU the peak resident set of the loss path in a fresh process
+(``common.cpu_peak_extra_mib``; the training step's is not measured there). A table is
 printed; a JSON and a PNG bar plot are written to ``--out``.
 """
 import argparse
 import json
+import multiprocessing
 import os
 import os.path as osp
 import statistics
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import pyplot, save_figure  # noqa: E402
+from common import (cpu_peak_extra_mib, mmap_large_cpu_blocks, pyplot,  # noqa: E402
+                    save_figure)
 from mmengine.structures import PixelData  # noqa: E402
 
 import wsvision.models.losses.agmm as agmm_module  # noqa: E402
@@ -161,7 +165,8 @@ def measure(fn, device, repeats):
     return statistics.median(times), peak
 
 
-def loss_path(s, device, repeats, compile_loss=False):
+def loss_path_fns(s, device, compile_loss=False):
+    """{variant: fn}: each fn runs one loss-path forward + backward."""
     gen = torch.Generator().manual_seed(1)
     logits = torch.randn(s['B'], s['K'], s['size'], s['size'], generator=gen).to(device)
     feat = torch.randn(s['B'], s['C'], s['feat'], s['feat'], generator=gen).to(device)
@@ -169,22 +174,40 @@ def loss_path(s, device, repeats, compile_loss=False):
     feat.requires_grad_(True)
     samples = data_samples(scribble_labels(s), device)
 
-    def run(loss):
+    def run(loss, reference=False):
         def fn():
-            terms = loss(seg_logits=logits, feat=feat, data_samples=samples)
-            torch.autograd.grad(sum(terms.values()), (logits, feat))
+            with reference_pattern() if reference else nullcontext():
+                terms = loss(seg_logits=logits, feat=feat, data_samples=samples)
+                torch.autograd.grad(sum(terms.values()), (logits, feat))
         return fn
 
-    rows = {}
-    with reference_pattern():
-        rows['loop+broadcast'] = measure(run(build_loss(s, False, device)), device, repeats)
-    fused = {'fused': run(build_loss(s, False, device)),
-             'fused, AGMM++': run(build_loss(s, True, device))}
+    fns = {'loop+broadcast': run(build_loss(s, False, device), reference=True),
+           'fused': run(build_loss(s, False, device)),
+           'fused, AGMM++': run(build_loss(s, True, device))}
     if compile_loss:
-        fused['fused, torch.compile'] = run(torch.compile(build_loss(s, False, device)))
-    for name, fn in fused.items():
-        rows[name] = measure(fn, device, repeats)
-    return rows, fused
+        fns['fused, torch.compile'] = run(torch.compile(build_loss(s, False, device)))
+    return fns
+
+
+def cpu_loss_path_peak_mib(setting, variant):
+    """Peak resident memory (MiB) one call of a loss-path variant adds on the
+    CPU, in a fresh process (``common.cpu_peak_extra_mib``); it matches the
+    CUDA allocator's peak of the same call to within a few MiB."""
+    mmap_large_cpu_blocks()
+    torch.set_num_threads(1)
+    return cpu_peak_extra_mib(loss_path_fns(SETTINGS[setting], 'cpu')[variant])
+
+
+def loss_path(s, device, repeats, compile_loss=False, setting=None):
+    """{variant: (median ms, peak extra MiB)} and the fused variants' fns."""
+    fns = loss_path_fns(s, device, compile_loss)
+    rows = {name: measure(fn, device, repeats) for name, fn in fns.items()}
+    if device == 'cpu' and setting is not None:
+        with multiprocessing.get_context('spawn').Pool(1) as pool:
+            for name in ('loop+broadcast', 'fused', 'fused, AGMM++'):
+                rows[name] = (rows[name][0],
+                              pool.apply(cpu_loss_path_peak_mib, (setting, name)))
+    return rows, {name: fn for name, fn in fns.items() if name != 'loop+broadcast'}
 
 
 def profile(fns, device, out, setting, top=15):
@@ -287,7 +310,7 @@ def main():
     result = dict(setting=args.setting, shape=s, device=args.device, torch=torch.__version__,
                   card=torch.cuda.get_device_name() if args.device == 'cuda' else None,
                   ops_impl=os.environ.get('WSV_OPS_IMPL', 'auto'), repeats=repeats)
-    rows, fused = loss_path(s, args.device, repeats, args.compile)
+    rows, fused = loss_path(s, args.device, repeats, args.compile, args.setting)
     result['loss_path'] = {k: dict(ms=t, peak_mib=m) for k, (t, m) in rows.items()}
     if args.step:
         result['step_model'] = f'DeepLabV3+ R{args.depth} OS8'

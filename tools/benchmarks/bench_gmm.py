@@ -25,7 +25,6 @@ shared/anchors/agmm_reference_h200.json), divided by the device-to-device copy
 bandwidth measured here, and the fraction of that floor the fused op reaches.
 """
 import argparse
-import ctypes
 import json
 import multiprocessing
 import os
@@ -40,6 +39,9 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from wsvision.ops import gmm_log_likelihood, naive_gmm_log_likelihood  # noqa: E402
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from common import cpu_peak_extra_mib, mmap_large_cpu_blocks  # noqa: E402
 
 SETTINGS = {
     'cpu': dict(B=4, K=21, C=64, h=41, w=41),
@@ -108,31 +110,13 @@ def time_ms(fn, device, repeats):
     return statistics.median(times)
 
 
-def _proc_status_mb(field):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 1024  # kB
-    raise OSError(f'/proc/self/status has no {field}')
-
-
-def mmap_large_cpu_blocks():
-    """Make glibc mmap (and unmap on free) every allocation of 64 KiB or more."""
-    m_mmap_threshold = -3
-    ctypes.CDLL('libc.so.6').mallopt(m_mmap_threshold, 64 * 1024)
-
-
 def cpu_peak_extra_mb(variant, setting, dist, threads):
     """Resident memory (MB) one forward + backward adds, run in a fresh process."""
     mmap_large_cpu_blocks()
     torch.set_num_threads(threads)
     inputs = make_inputs(setting, 'cpu', dist)
-    run_variant(variant, 'cpu', *inputs, dist)  # loads the kernels; its blocks are unmapped
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')  # reset VmHWM to the current resident set size
-    before = _proc_status_mb('VmRSS')
-    run_variant(variant, 'cpu', *inputs, dist)
-    return _proc_status_mb('VmHWM') - before
+    # The warm-up call loads the kernels; its blocks are unmapped.
+    return cpu_peak_extra_mib(lambda: run_variant(variant, 'cpu', *inputs, dist))
 
 
 def measure_peak_mb(variant, setting, dist, device, threads, inputs):

@@ -290,7 +290,7 @@ class _SymmetricBCE(torch.autograd.Function):
             return (x >= EPS) / x.clamp(min=EPS), -(((1 - x) >= EPS) / (1 - x).clamp(min=EPS))
 
         (dp_log_p, dp_log_q), (dr_log_r, dr_log_s) = d_log(p), d_log(r)
-        scale = -grad * mask
+        scale = -grad * mask.to(p.dtype)
         grad_p = (r * dp_log_p + (1 - r) * dp_log_q + log_r - log_s).mul_(scale)
         grad_r = (log_p - log_q + p * dr_log_r + (1 - p) * dr_log_s).mul_(scale)
         return grad_p, grad_r, None
@@ -300,8 +300,7 @@ def symmetric_bce(net_prob: torch.Tensor, resp: torch.Tensor, mask: torch.Tensor
     """Term 5a: BCE(p, r) + BCE(r, p) between the network's probabilities p
     and the responses r, averaged over the (class, pixel) entries of ``mask``
     (B, S, H, W) bool; 0, still attached to the graph, where it holds nowhere."""
-    total = _SymmetricBCE.apply(net_prob, resp, mask.to(net_prob.dtype))
-    return total / mask.sum().clamp(min=1)
+    return _SymmetricBCE.apply(net_prob, resp, mask) / mask.sum().clamp(min=1)
 
 
 def label_bce(resp: torch.Tensor, labels: torch.Tensor, class_mask: torch.Tensor,
@@ -341,10 +340,11 @@ class _AbsentLogRest(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         prob, absent = ctx.saved_tensors
-        rest = torch.rsub(prob, 1)
         # d/dp -log(max(1 - p, EPS)) = 1 / (1 - p) where 1 - p >= EPS (clamp's rule), else 0.
-        scale = (rest >= EPS).to(prob.dtype).mul_(absent[..., None, None]).mul_(grad[:, None])
-        return scale.div_(rest.clamp_(min=EPS)), None
+        rest = torch.rsub(prob, 1)
+        kept = rest >= EPS
+        grad_prob = rest.clamp_(min=EPS).reciprocal_().mul_(kept)
+        return grad_prob.mul_(absent[..., None, None]).mul_(grad[:, None]), None
 
 
 def absent_class_loss(prob: torch.Tensor, absent: torch.Tensor,
