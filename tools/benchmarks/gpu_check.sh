@@ -16,10 +16,12 @@
 # on a CPU machine (bench_gmm.py --device cpu), not here.
 #
 # Usage: bash tools/benchmarks/gpu_check.sh
-# Without registry access, put the pure-Python wheels that the machine's python
-# lacks in .whl/ first (for example mmengine, addict, termcolor, yapf,
-# platformdirs: `pip download --no-deps -d .whl mmengine==0.10.7 ...`);
-# WSV_GPU_VENV=system skips the registry and uses the machine's python3 at once.
+# Without registry access, put the wheels that the machine's python lacks in
+# .whl/ first, built for its Python (for example mmengine, addict, termcolor,
+# yapf, platformdirs and pycocotools: `pip download --no-deps --only-binary=:all:
+# --python-version 3.12 --platform manylinux2014_x86_64 -d .whl mmengine==0.10.7
+# ...`); WSV_GPU_VENV=system skips the registry and uses the machine's python3
+# at once.
 set -u
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${OUT:-$REPO/work_dirs/gpu_check}
