@@ -66,7 +66,7 @@ def parse_args():
                         help='timed runs per variant (default: 3 on cpu, 10 on cuda)')
     parser.add_argument('--threads', type=int, default=2, help='CPU threads (torch)')
     parser.add_argument('--step', action='store_true',
-                        help='also time a DeepLabV3+ R50 training step with each loss')
+                        help='also time a DeepLabV3+ training step (--depth) with each loss')
     parser.add_argument('--depth', type=int, default=101, choices=[50, 101],
                         help='ResNet depth of the --step model (the issue\'s anchor: R101)')
     parser.add_argument('--compile', action='store_true',

@@ -41,7 +41,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from wsvision.ops import gmm_log_likelihood, naive_gmm_log_likelihood  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import cpu_peak_extra_mib, mmap_large_cpu_blocks  # noqa: E402
+from common import cpu_peak_extra_mib, mmap_large_cpu_blocks, pyplot, save_figure  # noqa: E402
 
 SETTINGS = {
     'cpu': dict(B=4, K=21, C=64, h=41, w=41),
@@ -246,9 +246,7 @@ def main():
 
 
 def save_plot(report, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     rows = {k: v for k, v in report['results'].items() if isinstance(v, dict)}
     names = list(rows)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -258,8 +256,7 @@ def save_plot(report, path):
         ax.set_xscale('log')
         ax.set_xlabel(label)
     fig.suptitle(f'GMM log-likelihood, {report["setting"]} setting on {report["device_name"]}')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
 
 
 if __name__ == '__main__':
