@@ -4,11 +4,9 @@ import math
 import pytest
 import torch
 
-from wsvision.models.losses.agmm import (AGMMLoss, ClassSlots,
-                                         OnlineGaussianMixture, Regions, absent_class_loss,
-                                         box_candidates, box_regions, feature_labels,
-                                         fill_assignment, image_class_loss, label_bce,
-                                         separation_loss, symmetric_bce)
+from wsvision.models.losses.agmm import (AGMMLoss, ClassSlots, OnlineGaussianMixture,
+                                         Regions, box_candidates, box_regions, feature_labels,
+                                         fill_assignment, image_class_loss, separation_loss)
 from wsvision.structures import InstanceData, PixelData, SegDataSample
 
 U, P = 254, 255  # unlabelled, padding
@@ -49,35 +47,6 @@ def test_separation_loss_pairs_of_present_classes():
     expected = (math.exp(-0.25) + math.exp(-4) + math.exp(-2.25)) / 3
     assert all_pairs.item() == pytest.approx(expected, rel=1e-6)
     assert separation_loss(means, torch.tensor([[True, False, False]])).item() == 0
-
-
-def test_symmetric_bce():
-    prob = torch.tensor([0.8, 0.3]).view(1, 2, 1, 1)
-    resp = torch.tensor([0.5, 0.9]).view(1, 2, 1, 1)
-    mask = torch.tensor([True, False]).view(1, 2, 1, 1)
-    # BCE(p=0.8, r=0.5) + BCE(r=0.5, p=0.8); the masked entry does not count.
-    expected = -(0.5 * math.log(0.8) + 0.5 * math.log(0.2)) + math.log(2)
-    loss = symmetric_bce(prob, resp, mask)
-    assert loss.item() == pytest.approx(expected, rel=1e-6)
-
-
-def test_label_bce_on_labelled_pixels():
-    # Slots hold classes 2 and 0 of a K = 3 problem; pixel 0 is labelled 0.
-    resp = torch.tensor([[0.2, 0.7], [0.9, 0.6]]).view(1, 2, 1, 2)  # (B, S, H, W)
-    labels = torch.tensor([[[0, U]]])  # the unlabelled pixel does not count
-    mask = torch.ones(1, 2, 1, 2, dtype=torch.bool)
-    loss = label_bce(resp, labels, mask, class_ids=torch.tensor([[2, 0]]))
-    assert loss.item() == pytest.approx((-math.log(0.8) - math.log(0.9)) / 2, rel=1e-6)
-
-
-def test_absent_class_loss():
-    prob = torch.tensor([[0.7, 0.2, 0.1], [0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]).T.reshape(1, 3, 1, 3)
-    valid = torch.tensor([[[True, True, False]]])  # the third pixel is padding
-    absent_2 = absent_class_loss(prob, torch.tensor([[False, False, True]]), valid)
-    assert absent_2.item() == pytest.approx(-(math.log(0.9) + math.log(0.75)) / 2, rel=1e-6)
-    absent_12 = absent_class_loss(prob, torch.tensor([[False, True, True]]), valid)
-    expected = -(math.log(0.8) + math.log(0.9) + math.log(0.75) + math.log(0.75)) / 2
-    assert absent_12.item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_image_class_loss_pools_logits_over_valid_pixels():
@@ -370,67 +339,3 @@ def test_class_slots_gather_each_images_classes():
     assert slots.index[1, 0].item() == 0 and not classes[1, slots.index[1, 1]]
     values = torch.arange(8.).view(2, 4, 1, 1)
     assert slots.gather(values)[0].flatten().tolist() == [1., 3.]
-
-
-def test_absent_class_loss_matches_autograd_of_its_formula():
-    """The memory-lean term has the value and gradient of the plain expression,
-    the clamp at EPS included."""
-    from wsvision.models.losses.agmm import EPS
-    gen = torch.Generator().manual_seed(0)
-    logits = torch.randn(3, 5, 4, 6, generator=gen, dtype=torch.float64)
-    logits[0, 2, 0, 0] = 40.0  # p ~ 1: 1 - p under EPS, clamped
-    prob = logits.softmax(1).requires_grad_(True)
-    absent = torch.rand(3, 5, generator=gen) > 0.4
-    valid = torch.rand(3, 4, 6, generator=gen) > 0.2
-    weights = torch.rand(3, 4, 6, generator=gen, dtype=torch.float64)
-
-    def plain(p):
-        log_rest = (1 - p).clamp(min=EPS).log()
-        per_pixel = -(log_rest * absent[..., None, None].to(p.dtype)).sum(1)
-        return (per_pixel * weights * valid).sum() / valid.sum()
-
-    def lean(p):
-        from wsvision.models.losses.agmm import _AbsentLogRest
-        return (_AbsentLogRest.apply(p, absent.to(p.dtype)) * weights * valid).sum() / valid.sum()
-
-    expected, = torch.autograd.grad(plain(prob), prob)
-    got, = torch.autograd.grad(lean(prob), prob)
-    assert lean(prob).item() == pytest.approx(plain(prob).item(), rel=1e-12)
-    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
-    # Away from the clamp's kink, the gradient is also the numerical one.
-    smooth = torch.rand(2, 5, 3, 3, generator=gen, dtype=torch.float64).mul(0.9).requires_grad_(True)
-    from wsvision.models.losses.agmm import _AbsentLogRest
-    assert torch.autograd.gradcheck(
-        lambda p: _AbsentLogRest.apply(p, absent[:2].to(p.dtype)), smooth)
-
-
-def test_symmetric_bce_matches_autograd_of_its_formula():
-    """The memory-lean term has the value and the gradients (to both
-    arguments) of the plain expression, clamped entries included."""
-    from wsvision.models.losses.agmm import EPS, _SymmetricBCE
-    gen = torch.Generator().manual_seed(1)
-    p = torch.rand(2, 3, 4, 5, generator=gen, dtype=torch.float64)
-    r = torch.rand(2, 3, 4, 5, generator=gen, dtype=torch.float64)
-    p[0, 0, 0, :3] = torch.tensor([0.0, 1.0, 1e-9])  # clamped at EPS on either side
-    r[0, 1, 0, :3] = torch.tensor([1.0, 0.0, 1 - 1e-9])
-    mask = torch.rand(2, 3, 4, 5, generator=gen) > 0.3
-
-    def plain(p, r):
-        def logs(x):
-            return x.clamp(min=EPS).log(), (1 - x).clamp(min=EPS).log()
-        (lp, lq), (lr, ls) = logs(p), logs(r)
-        bce = -(r * lp + (1 - r) * lq) - (p * lr + (1 - p) * ls)
-        return (bce * mask).sum()
-
-    inputs = (p.clone().requires_grad_(True), r.clone().requires_grad_(True))
-    expected = torch.autograd.grad(plain(*inputs), inputs)
-    got = torch.autograd.grad(_SymmetricBCE.apply(*inputs, mask), inputs)
-    assert _SymmetricBCE.apply(p, r, mask).item() == pytest.approx(
-        plain(p, r).item(), rel=1e-12)
-    for a, b in zip(got, expected):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
-    # Away from the clamps' kinks, the gradients are also the numerical ones.
-    smooth = tuple((0.05 + 0.9 * torch.rand(1, 2, 3, 3, generator=gen, dtype=torch.float64))
-                   .requires_grad_(True) for _ in range(2))
-    assert torch.autograd.gradcheck(
-        lambda a, b: _SymmetricBCE.apply(a, b, mask[:1, :2, :3, :3]), smooth)

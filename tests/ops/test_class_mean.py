@@ -49,6 +49,16 @@ def test_matches_loops_with_absent_classes_and_empty_image(request, impl):
     assert (counts[2] == 0).all() and (means[2] == 0).all()
 
 
+def test_unchecked_labels_skip_values_outside_the_classes():
+    feat = torch.tensor([1.0, 2.0, 3.0, 5.0]).view(1, 1, 2, 2)
+    labels = torch.tensor([[[0, 7], [0, -3]]])
+    with pytest.raises(ValueError, match=r'\[-3, 7\]'):
+        masked_class_mean(feat, labels, 2, impl='torch')
+    means, counts = masked_class_mean(feat, labels, 2, impl='torch', check_labels=False)
+    torch.testing.assert_close(means, torch.tensor([[[2.0], [0.0]]]))
+    assert counts.tolist() == [[2, 0]]
+
+
 def test_hand_computed():
     feat = torch.tensor([[1.0, 2.0], [3.0, 5.0]]).view(1, 1, 2, 2)
     labels = torch.tensor([[[0, 1], [0, 255]]])

@@ -10,9 +10,10 @@ with scribble-like labels (strokes of 1-4 classes plus background on about
 
 - ``loop+broadcast``: the same loss, with the computation pattern of the
   CVPR reference code: class centres by a Python loop over images and
-  classes, and GMM responses by broadcasting (B, K, C, h, w);
-- ``fused``: wsvision's ``masked_class_mean`` and ``gmm_log_likelihood``
-  (CUDA or C++ kernel);
+  classes, GMM responses by broadcasting (B, K, C, h, w), and the
+  pixel-level terms as separate autograd ops (``naive_agmm_pixel_losses``);
+- ``fused``: wsvision's ``masked_class_mean``, ``gmm_log_likelihood`` and
+  ``agmm_pixel_losses`` (CUDA or C++ kernels);
 - ``fused, AGMM++``: the AGMM++ loss (mixture, EM update, maximisation
   loss and pseudo-labels) with the fused kernels.
 
@@ -47,7 +48,7 @@ from common import (cpu_peak_extra_mib, mmap_large_cpu_blocks, pyplot,  # noqa: 
 from mmengine.structures import PixelData  # noqa: E402
 
 import wsvision.models.losses.agmm as agmm_module  # noqa: E402
-from wsvision.ops import naive_gmm_log_likelihood  # noqa: E402
+from wsvision.ops import naive_agmm_pixel_losses, naive_gmm_log_likelihood  # noqa: E402
 from wsvision.registry import MODELS  # noqa: E402
 from wsvision.structures import UNLABELLED, SegDataSample  # noqa: E402
 
@@ -80,7 +81,7 @@ def parse_args():
     return parser.parse_args()
 
 
-def loop_class_mean(feat, labels, num_classes, ignore=None, impl=None):
+def loop_class_mean(feat, labels, num_classes, ignore=None, impl=None, check_labels=True):
     """Class centres the way the reference computes them: a Python loop over
     images and classes (same result as ``masked_class_mean``)."""
     B, C = feat.shape[:2]
@@ -99,16 +100,19 @@ def loop_class_mean(feat, labels, num_classes, ignore=None, impl=None):
 
 @contextmanager
 def reference_pattern():
-    """Swap the loss module's kernels for the loop and broadcast versions."""
-    saved = agmm_module.masked_class_mean, agmm_module.gmm_log_likelihood
+    """Swap the loss module's kernels for the loop, broadcast and separate-op versions."""
+    names = ('masked_class_mean', 'gmm_log_likelihood', 'agmm_pixel_losses')
+    saved = {name: getattr(agmm_module, name) for name in names}
     agmm_module.masked_class_mean = loop_class_mean
     agmm_module.gmm_log_likelihood = (
         lambda feat, means, log_var=None, log_pi=None, dist='sq_l2', valid_mask=None, impl=None:
         naive_gmm_log_likelihood(feat, means, log_var, log_pi, dist=dist, valid_mask=valid_mask))
+    agmm_module.agmm_pixel_losses = naive_agmm_pixel_losses
     try:
         yield
     finally:
-        agmm_module.masked_class_mean, agmm_module.gmm_log_likelihood = saved
+        for name, fn in saved.items():
+            setattr(agmm_module, name, fn)
 
 
 def scribble_labels(s, seed=0):
@@ -224,7 +228,8 @@ def profile(fns, device, out, setting, top=15):
                 fn()
             if device == 'cuda':
                 torch.cuda.synchronize()
-        table = prof.key_averages().table(sort_by=key, row_limit=40)
+        averages = prof.key_averages()
+        table = averages.table(sort_by=key, row_limit=40)
         print(f'profile of {name!r} (3 calls), by {key}:')
         print('\n'.join(table.splitlines()[:top + 3]))
         if out:
@@ -232,6 +237,9 @@ def profile(fns, device, out, setting, top=15):
             tag = name.replace(', ', '_').replace('+', 'plus')
             with open(osp.join(out, f'profile_{tag}_{setting}_{device}.txt'), 'w') as f:
                 f.write(table)
+                if device == 'cuda':  # where the host's time goes, too
+                    f.write('\nby self_cpu_time_total:\n')
+                    f.write(averages.table(sort_by='self_cpu_time_total', row_limit=40))
 
 
 def training_step(s, device, repeats, depth):

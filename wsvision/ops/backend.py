@@ -100,6 +100,92 @@ class TorchKernels:
             -1, -1, channels))  # (B, h * w, C)
         return (gathered * (segment >= 0)[..., None]).transpose(1, 2)
 
+    @staticmethod
+    def _pixel_terms(logits, labels, mask, slot_class):
+        """What the sums and the backward share: (p, valid, labelled, the
+        slots' mask, the slots' class index (B, S, H, W), p of each slot's
+        class). Padding (255) counts nowhere, nor does a slot of a class
+        outside [0, K)."""
+        K = logits.shape[1]
+        valid = labels != 255
+        labelled = valid & (labels >= 0) & (labels < K) & (labels != 254)
+        prob = logits.softmax(1)
+        slot_ok = (slot_class >= 0) & (slot_class < K)
+        slot_mask = mask & valid[:, None] & slot_ok[..., None, None]
+        index = slot_class.clamp(0, K - 1)[..., None, None].expand(-1, -1, *labels.shape[1:])
+        return prob, valid, labelled, slot_mask, index, prob.gather(1, index)
+
+    @staticmethod
+    def agmm_pixel_sums(logits, labels, absent, resp, mask, slot_class, eps):
+        """The four sums of the AGMM pixel losses as plain autograd ops, and
+        their four counts: ((4,), (4,)) in logits' dtype.
+
+        logits: (B, K, H, W); labels: (B, H, W) int64 (254 unlabelled, 255
+        padding); absent: (B, K) bool; resp, mask: (B, S, H, W) responses and
+        bool mask of the slots of classes slot_class (B, S). Sums: ce (-log p_y
+        on labelled pixels), absent (-log(1 - p_k) over absent k, valid
+        pixels), sbce (BCE(p, r) + BCE(r, p) over the mask), label (BCE(r,
+        [y == k]) over the mask on labelled pixels); every log clamped at eps.
+        Counts: labelled pixels, valid pixels, mask entries, mask entries on
+        labelled pixels.
+        """
+        def clog(x):
+            return x.clamp(min=eps).log()
+
+        prob, valid, labelled, slot_mask, _, q = TorchKernels._pixel_terms(
+            logits, labels, mask, slot_class)
+        log_prob = logits.log_softmax(1)
+        y = labels.clamp(0, logits.shape[1] - 1)[:, None]
+        ce = -(log_prob.gather(1, y)[:, 0] * labelled).sum()
+        absent_sum = -(clog(1 - prob) * absent[..., None, None] * valid[:, None]).sum()
+        sbce = -((resp * clog(q) + (1 - resp) * clog(1 - q) + q * clog(resp)
+                  + (1 - q) * clog(1 - resp)) * slot_mask).sum()
+        one_hot = labels[:, None] == slot_class[..., None, None]
+        label_mask = slot_mask & labelled[:, None]
+        label = -(torch.where(one_hot, clog(resp), clog(1 - resp)) * label_mask).sum()
+        counts = torch.stack([labelled.sum(), valid.sum(), slot_mask.sum(), label_mask.sum()])
+        return torch.stack([ce, absent_sum, sbce, label]), counts.to(logits.dtype)
+
+    @staticmethod
+    def agmm_pixel_forward(logits, labels, absent, resp, mask, slot_class, eps):
+        """``agmm_pixel_sums`` as the kernels return it: (8,) float64, the
+        sums then the counts."""
+        with torch.no_grad():
+            sums, counts = TorchKernels.agmm_pixel_sums(logits, labels, absent, resp, mask,
+                                                        slot_class, eps)
+        return torch.cat([sums, counts]).double()
+
+    @staticmethod
+    def agmm_pixel_backward(grad_sums, logits, labels, absent, resp, mask, slot_class, eps):
+        """Gradients of grad_sums . sums (the four sums of
+        ``agmm_pixel_forward``) w.r.t. logits and resp, with the clamp's rule:
+        d/dx log(max(x, eps)) = 1/x where x >= eps, else 0."""
+        def clog(x):
+            return x.clamp(min=eps).log()
+
+        def dclog(x):
+            return (x >= eps) / x.clamp(min=eps)
+
+        g_ce, g_absent, g_sbce, g_label = grad_sums.tolist()
+        prob, valid, labelled, slot_mask, index, q = TorchKernels._pixel_terms(
+            logits, labels, mask, slot_class)
+        # G = dL/dp, then through the softmax: dL/dz = p (G - sum_k p_k G_k).
+        grad_q = -g_sbce * (resp * dclog(q) - (1 - resp) * dclog(1 - q) + clog(resp)
+                            - clog(1 - resp)) * slot_mask
+        grad_prob = (g_absent * dclog(1 - prob) * absent[..., None, None]).scatter_add(
+            1, index, grad_q)
+        grad_logits = prob * (grad_prob - (prob * grad_prob).sum(1, keepdim=True))
+        one_hot = torch.zeros_like(prob).scatter_(1, labels.clamp(0, logits.shape[1] - 1)[:, None],
+                                                  1.0)
+        grad_logits += g_ce * (prob - one_hot) * labelled[:, None]
+        grad_logits *= valid[:, None]
+        is_class = labels[:, None] == slot_class[..., None, None]
+        d_log_r, d_log_s = dclog(resp), -dclog(1 - resp)
+        grad_resp = -g_sbce * (clog(q) - clog(1 - q) + q * d_log_r + (1 - q) * d_log_s) * slot_mask
+        grad_resp -= g_label * torch.where(is_class, d_log_r, d_log_s) * (
+            slot_mask & labelled[:, None])
+        return grad_logits, grad_resp
+
 
 class _Resolver:
     """Finds the compiled module once and remembers why each option failed."""

@@ -31,22 +31,26 @@ class _SegmentSum(torch.autograd.Function):
         return grad_feat.view(ctx.feat_shape), None, None, None
 
 
-def _segments(labels, num_classes, ignore):
-    """(B, h * w) int32 class index per pixel, -1 for ignored values.
+def _segments(labels, num_classes, ignore, check_labels):
+    """(B, h * w) int32 class index per pixel, -1 for ignored values and for
+    values outside [0, K).
 
-    Raises ValueError for a label that is neither ignored nor in [0, K).
+    Raises ValueError for a label that is neither ignored nor in [0, K),
+    unless ``check_labels`` is False.
     """
     ignored = torch.isin(labels, torch.tensor(sorted(ignore), device=labels.device))
-    unexpected = ~ignored & ((labels < 0) | (labels >= num_classes))
-    if unexpected.any():
-        values = torch.unique(labels[unexpected]).tolist()
-        raise ValueError(f'labels hold values {values[:10]} that are neither class ids in '
-                         f'[0, {num_classes}) nor ignored values {sorted(ignore)}')
-    return torch.where(ignored, -1, labels).to(torch.int32).flatten(1)
+    outside = (labels < 0) | (labels >= num_classes)
+    if check_labels:
+        unexpected = outside & ~ignored
+        if unexpected.any():
+            values = torch.unique(labels[unexpected]).tolist()
+            raise ValueError(f'labels hold values {values[:10]} that are neither class ids in '
+                             f'[0, {num_classes}) nor ignored values {sorted(ignore)}')
+    return torch.where(ignored | outside, -1, labels).to(torch.int32).flatten(1)
 
 
 def masked_class_mean(feat, labels, num_classes, ignore=(UNLABELLED, IGNORE_INDEX),
-                      impl=None):
+                      impl=None, check_labels=True):
     """Mean feature of each class's labelled pixels, per image.
 
     means[b, k] = sum_{x: labels[b, x] = k} feat[b, :, x] / counts[b, k],
@@ -60,6 +64,10 @@ def masked_class_mean(feat, labels, num_classes, ignore=(UNLABELLED, IGNORE_INDE
             by default UNLABELLED (254) and IGNORE_INDEX (255).
         impl (str | None): 'auto', 'torch', 'cpp' or 'cuda' (see
             :func:`wsvision.ops.backend.get_kernels`).
+        check_labels (bool): raise for a label that is neither in [0, K)
+            nor ignored. On a GPU the check waits for the GPU (a host sync);
+            False skips it, for labels already checked, and skips any such
+            pixel.
 
     Returns:
         tuple[Tensor, Tensor]: means (B, K, C), differentiable w.r.t. feat,
@@ -79,10 +87,13 @@ def masked_class_mean(feat, labels, num_classes, ignore=(UNLABELLED, IGNORE_INDE
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f'num_classes must be a positive int, got {num_classes!r}')
     ignore = {ignore} if isinstance(ignore, int) else set(ignore)
-    segment = _segments(labels, num_classes, ignore)
-    valid = segment >= 0
-    rows = (torch.arange(B, device=feat.device)[:, None] * num_classes + segment)[valid]
-    counts = torch.bincount(rows, minlength=B * num_classes).view(B, num_classes)
+    segment = _segments(labels, num_classes, ignore, check_labels)
+    # Pixels counted per (image, class), ignored ones in a last spare bin: no
+    # host sync (a boolean index or bincount would wait for the GPU).
+    rows = torch.where(segment >= 0, torch.arange(B, device=feat.device)[:, None] * num_classes
+                       + segment, B * num_classes).flatten()
+    counts = torch.zeros(B * num_classes + 1, dtype=torch.long, device=feat.device).scatter_add_(
+        0, rows, torch.ones_like(rows))[:-1].view(B, num_classes)
     sums = _SegmentSum.apply(feat, segment, num_classes, get_kernels(feat.device, impl))
     means = sums / counts.clamp(min=1)[..., None].to(sums.dtype)
     return means, counts

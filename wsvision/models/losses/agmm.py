@@ -27,6 +27,10 @@ are:
 6. ``loss_absent``: -sum_k log(1 - p_k) over the classes absent from the image
    tags, averaged over valid pixels.
 
+Terms 1, 5 and 6 run as one pass over the pixels (``agmm_pixel_losses``: it
+reads the logits and the upsampled responses and writes only their
+gradients), terms 2 and 4 as fused kernels too.
+
 ``reference_mode=True`` is the CVPR reference code: sigma = 1, the
 channel-mean L1 distance, no mixture weights, r_k = exp(-d^2) per class, only
 the terms above. Otherwise (AGMM++) the mixture is a diagonal Gaussian per
@@ -87,10 +91,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dist import all_reduce
 
-from ...ops import gmm_log_likelihood, masked_class_mean
+from ...ops import agmm_pixel_losses, gmm_log_likelihood, masked_class_mean
 from ...registry import MODELS
 from ...structures import IGNORE_INDEX, UNLABELLED, SegDataSample
-from .cross_entropy import PartialCrossEntropyLoss, labelled_mask, stack_boxes, stack_labels
+from .cross_entropy import labelled_mask, stack_boxes, stack_labels
 
 EPS = 1e-6
 
@@ -155,9 +159,12 @@ def box_regions(data_samples: List[SegDataSample], num_classes: int, feat_size, 
     """The feature cells each box overlaps, one region per box (after
     cropping). Cell j spans input pixels [j, j + 1) * W / w."""
     (h, w), (H, W) = feat_size, input_size
+    images, classes, boxes = stack_boxes(data_samples, num_classes, device)
+    if not len(images):
+        return Regions(images, classes, torch.zeros(0, h, w, dtype=torch.bool, device=device),
+                       torch.zeros(0, device=device))
     x_edges = torch.arange(w + 1, device=device) * (W / w)
     y_edges = torch.arange(h + 1, device=device) * (H / h)
-    images, classes, boxes = stack_boxes(data_samples, num_classes, device)
     in_x = (boxes[:, None, 0] < x_edges[None, 1:]) & (boxes[:, None, 2] > x_edges[None, :-1])
     in_y = (boxes[:, None, 1] < y_edges[None, 1:]) & (boxes[:, None, 3] > y_edges[None, :-1])
     return Regions(images, classes, in_y[:, :, None] & in_x[:, None, :],
@@ -176,6 +183,8 @@ def box_candidates(regions: Regions, num_images: int, num_classes: int,
     h, w = regions.cells.shape[-2:]
     device = regions.cells.device
     boxed = torch.zeros(num_images, num_classes, dtype=torch.bool, device=device)
+    if not len(regions.image):
+        return torch.ones(num_images, num_classes, h, w, dtype=torch.bool, device=device), boxed
     boxed[regions.image, regions.label] = True
     covered = torch.zeros(num_images, num_classes, h, w, device=device)
     covered.index_put_((regions.image, regions.label), regions.cells.float(), accumulate=True)
@@ -215,12 +224,10 @@ def separation_loss(means: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """Term 3: mean of exp(-d(mu_i, mu_j)^2) over pairs i < j of classes
     present in the same image, d the channel-mean L1 distance.
 
-    means: (B, K, C) centres; present: (B, K) bool. The pairwise -d^2 comes
-    from the fused operator, with the centres standing in as a K x 1 "image".
+    means: (B, K, C) centres; present: (B, K) bool.
     """
-    K = means.shape[1]
-    neg_sq_dist = gmm_log_likelihood(means.transpose(1, 2)[..., None], means,
-                                     dist='l1_mean')[..., 0]  # (B, K, K)
+    K, C = means.shape[1:]
+    neg_sq_dist = -(torch.cdist(means, means, p=1) / C).square()  # (B, K, K)
     upper = torch.ones(K, K, dtype=torch.bool, device=means.device).triu(1)
     pairs = present[:, :, None] & present[:, None, :] & upper
     return masked_mean(neg_sq_dist.exp(), pairs)
@@ -258,100 +265,6 @@ class ClassSlots(NamedTuple):
         none = slot_map == UNLABELLED
         flat = slot_map.masked_fill(none, 0).flatten(1)
         return self.index.gather(1, flat).view_as(slot_map).masked_fill(none, UNLABELLED)
-
-
-def log_pair(prob: torch.Tensor):
-    """(log p, log(1 - p)), each clamped at ``EPS``."""
-    return prob.clamp(min=EPS).log(), (1 - prob).clamp(min=EPS).log()
-
-
-class _SymmetricBCE(torch.autograd.Function):
-    """Sum over ``mask`` of BCE(p, r) + BCE(r, p), differentiable in both p
-    and r (``F.binary_cross_entropy`` has no gradient for the target).
-
-    The same value and gradient as the autograd graph of that expression,
-    which would keep about a dozen (B, S, H, W) intermediates for the
-    backward; this keeps p, r and the mask. ``log_pair``'s clamps pass no
-    gradient where they clamp, as ``torch.clamp``."""
-
-    @staticmethod
-    def forward(ctx, p, r, mask):
-        ctx.save_for_backward(p, r, mask)
-        (log_p, log_q), (log_r, log_s) = log_pair(p), log_pair(r)
-        both = r * log_p + (1 - r) * log_q + p * log_r + (1 - p) * log_s
-        return -both.mul_(mask).sum()
-
-    @staticmethod
-    def backward(ctx, grad):
-        p, r, mask = ctx.saved_tensors
-        (log_p, log_q), (log_r, log_s) = log_pair(p), log_pair(r)
-
-        def d_log(x):  # d/dx log(max(x, EPS)) and d/dx log(max(1 - x, EPS))
-            return (x >= EPS) / x.clamp(min=EPS), -(((1 - x) >= EPS) / (1 - x).clamp(min=EPS))
-
-        (dp_log_p, dp_log_q), (dr_log_r, dr_log_s) = d_log(p), d_log(r)
-        scale = -grad * mask.to(p.dtype)
-        grad_p = (r * dp_log_p + (1 - r) * dp_log_q + log_r - log_s).mul_(scale)
-        grad_r = (log_p - log_q + p * dr_log_r + (1 - p) * dr_log_s).mul_(scale)
-        return grad_p, grad_r, None
-
-
-def symmetric_bce(net_prob: torch.Tensor, resp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Term 5a: BCE(p, r) + BCE(r, p) between the network's probabilities p
-    and the responses r, averaged over the (class, pixel) entries of ``mask``
-    (B, S, H, W) bool; 0, still attached to the graph, where it holds nowhere."""
-    return _SymmetricBCE.apply(net_prob, resp, mask) / mask.sum().clamp(min=1)
-
-
-def label_bce(resp: torch.Tensor, labels: torch.Tensor, class_mask: torch.Tensor,
-              class_ids: torch.Tensor) -> torch.Tensor:
-    """Term 5b: BCE between the responses and the one-hot labels, averaged
-    over the labelled pixels and, at each, the classes of ``class_mask``.
-
-    resp and class_mask: (B, S, H, W) over the classes ``class_ids`` (B, S)
-    (see ``ClassSlots``); labels: (B, H, W). Only the labelled pixels are
-    gathered (a few percent of them for points and scribbles).
-    """
-    labelled = labelled_mask(labels)
-
-    def at_labelled(tensor):  # (B, S, H, W) -> (N, S)
-        return tensor.permute(0, 2, 3, 1)[labelled]
-
-    image_of_pixel = labelled.nonzero()[:, 0]
-    one_hot = (labels[labelled][:, None] == class_ids[image_of_pixel]).to(resp.dtype)
-    log_r, log_rest = log_pair(at_labelled(resp))
-    bce = -(one_hot * log_r + (1 - one_hot) * log_rest)
-    return masked_mean(bce, at_labelled(class_mask))
-
-
-class _AbsentLogRest(torch.autograd.Function):
-    """(B, H, W): sum over the absent classes of -log(max(1 - p_k, EPS)).
-
-    The same value and gradient as the autograd graph of that expression,
-    which would keep three (B, K, H, W) intermediates for the backward; this
-    keeps only ``prob`` (which the softmax keeps anyway)."""
-
-    @staticmethod
-    def forward(ctx, prob, absent):
-        ctx.save_for_backward(prob, absent)
-        log_rest = torch.rsub(prob, 1).clamp_(min=EPS).log_()
-        return -(log_rest.mul_(absent[..., None, None])).sum(1)
-
-    @staticmethod
-    def backward(ctx, grad):
-        prob, absent = ctx.saved_tensors
-        # d/dp -log(max(1 - p, EPS)) = 1 / (1 - p) where 1 - p >= EPS (clamp's rule), else 0.
-        rest = torch.rsub(prob, 1)
-        kept = rest >= EPS
-        grad_prob = rest.clamp_(min=EPS).reciprocal_().mul_(kept)
-        return grad_prob.mul_(absent[..., None, None]).mul_(grad[:, None]), None
-
-
-def absent_class_loss(prob: torch.Tensor, absent: torch.Tensor,
-                      valid: torch.Tensor) -> torch.Tensor:
-    """Term 6: -sum_{k absent} log(1 - p_k(x)), averaged over valid pixels.
-    prob: (B, K, H, W); absent: (B, K) bool; valid: (B, H, W) bool."""
-    return masked_mean(_AbsentLogRest.apply(prob, absent.to(prob.dtype)), valid)
 
 
 def image_class_loss(seg_logits: torch.Tensor, positive: torch.Tensor,
@@ -414,15 +327,18 @@ class OnlineGaussianMixture(nn.Module):
         """M-step: fold one batch into the running statistics.
 
         feat: (B, C, h, w); assignment: (B, h, w) component (class) of each
-        pixel, ``UNLABELLED`` / ``IGNORE_INDEX`` for none. The per-class
+        pixel, ``UNLABELLED`` / ``IGNORE_INDEX`` (or any value outside
+        [0, K)) for none. The per-class
         pixel counts, feature sums and squared-feature sums are summed over
         DDP ranks before the EMA (a no-op without a process group), so every
         rank holds the same statistics, those of the union of the batches.
         A class seen for the first time takes the batch estimate as is.
         """
         feat = feat.detach().float()
-        means, counts = masked_class_mean(feat, assignment, self.num_classes)
-        sq_means, _ = masked_class_mean(feat.square(), assignment, self.num_classes)
+        means, counts = masked_class_mean(feat, assignment, self.num_classes,
+                                          check_labels=False)
+        sq_means, _ = masked_class_mean(feat.square(), assignment, self.num_classes,
+                                        check_labels=False)
         counts = counts.to(feat.dtype)[..., None]  # (B, K, 1)
         stats = torch.cat([counts, means * counts, sq_means * counts], 2).sum(0)
         all_reduce(stats, op='sum')
@@ -528,8 +444,6 @@ class AGMMLoss(nn.Module):
         if not all(0 <= value <= 1 for value in self.fill_ratio.values()):
             raise ValueError(f'AGMMLoss fill_ratio values must be in [0, 1], got '
                              f'{self.fill_ratio}')
-        # Term 1 is the partial cross-entropy baseline itself.
-        self.partial_ce = PartialCrossEntropyLoss(loss_name='loss_ce')
         self.mixture = None if reference_mode else OnlineGaussianMixture(
             num_classes, feat_channels, momentum, min_var)
 
@@ -538,15 +452,15 @@ class AGMMLoss(nn.Module):
         self._check_inputs(seg_logits, feat)
         K, device = self.num_classes, seg_logits.device
         feat = feat.float()
+        logits = seg_logits.float()
         labels = stack_labels(data_samples).to(device)
         valid = labels != IGNORE_INDEX
-        prob = seg_logits.float().softmax(1)
-        terms = self.partial_ce(seg_logits=seg_logits, data_samples=data_samples)
 
         # Term 2: per-image centres from the labelled cells of the crop.
         cell_labels = feature_labels(labels, feat.shape[-2:], K)
         cell_valid = cell_labels != IGNORE_INDEX
-        means, counts = masked_class_mean(feat, cell_labels, K)
+        # feature_labels has checked the labels' values.
+        means, counts = masked_class_mean(feat, cell_labels, K, check_labels=False)
         in_crop = counts > 0
         boxes = box_regions(data_samples, K, feat.shape[-2:], labels.shape[-2:],
                             self.fill_ratio['box'], device)
@@ -555,8 +469,8 @@ class AGMMLoss(nn.Module):
         crop_tags = in_crop | boxed
         crop_tags = torch.where(crop_tags.any(1, keepdim=True), crop_tags, image_tags)
 
-        terms['loss_sep'] = (separation_loss(means, in_crop) if self._weighs('loss_sep')
-                             else self._skipped(seg_logits))
+        loss_sep = (separation_loss(means, in_crop) if self._weighs('loss_sep')
+                    else self._skipped(seg_logits))
         if self.reference_mode:
             # Eq. 7 with sigma = 1, d the channel-mean L1 distance: r = exp(-d^2).
             cell_resp = gmm_log_likelihood(feat, means, dist='l1_mean',
@@ -567,30 +481,36 @@ class AGMMLoss(nn.Module):
             cell_candidates = (candidates & (image_tags | crop_tags)[..., None, None]
                                & cell_valid[:, None])
             cell_resp, mixture_ok = self._posterior(feat, means, in_crop, cell_candidates,
-                                                    cell_valid, prob)
+                                                    cell_valid, logits)
             # Terms 4-5 need the mixture: only cells where it models every candidate.
             cell_mask = cell_candidates & mixture_ok[:, None]
         slots = ClassSlots.of(cell_candidates.flatten(2).any(2))
-        terms['loss_sbce'] = terms['loss_label'] = self._skipped(seg_logits)
+
+        # Terms 1, 5 and 6 in one pass over the pixels (``agmm_pixel_losses``):
+        # the responses of the slots' classes, upsampled, against the network.
+        size = labels.shape[-2:]
         if self._weighs('loss_sbce') or self._weighs('loss_label'):
-            size = labels.shape[-2:]
             resp = F.interpolate(slots.gather(cell_resp * cell_mask), size=size,
                                  mode='bilinear', align_corners=False)
-            class_mask = _upsample_mask(slots.gather(cell_mask), size) & valid[:, None]
-            if self._weighs('loss_sbce'):
-                terms['loss_sbce'] = symmetric_bce(slots.gather(prob), resp, class_mask)
-            if self._weighs('loss_label'):
-                terms['loss_label'] = label_bce(resp, labels, class_mask, slots.index)
-        terms['loss_absent'] = absent_class_loss(prob, ~image_tags, valid)
+            resp_mask = _upsample_mask(slots.gather(cell_mask), size)
+            slot_class = slots.index
+        else:
+            resp = logits.new_zeros(len(labels), 0, *size)
+            resp_mask = resp.bool()
+            slot_class = slots.index[:, :0]
+        sums, num = agmm_pixel_losses(logits, labels, ~image_tags, resp, resp_mask, slot_class,
+                                      eps=EPS)
+        loss_ce, loss_absent, loss_sbce, loss_label = sums / num.clamp(min=1)
+        terms = dict(loss_ce=loss_ce, loss_sep=loss_sep, loss_sbce=loss_sbce,
+                     loss_label=loss_label, loss_absent=loss_absent)
         if not self.reference_mode:
             # The fill prior, on the feature cells for the M-step and on the
             # pixels (boxes to the pixel, the posterior upsampled) for the
             # network's pseudo-labels.
-            size = labels.shape[-2:]
             posterior = slots.gather(cell_resp.detach())
             pixel_posterior = F.interpolate(posterior, size=size, mode='bilinear',
                                             align_corners=False)
-            logits = seg_logits.detach().float()
+            logits = logits.detach()
             cell_fill = self._fill_prior(
                 posterior, logits, boxes,
                 self._tag_regions(image_tags, in_crop, boxed, cell_valid), image_tags, slots)
@@ -637,7 +557,7 @@ class AGMMLoss(nn.Module):
             rows.append(tags > 0.5)
         return torch.stack(rows)
 
-    def _posterior(self, feat, means, in_crop, cell_mask, cell_valid, prob):
+    def _posterior(self, feat, means, in_crop, cell_mask, cell_valid, logits):
         """E-step: posterior over each cell's candidate classes, (B, K, h, w).
 
         Components: the crop's own centre for a class labelled in it (items
@@ -654,7 +574,7 @@ class AGMMLoss(nn.Module):
         mixture_ok = ~(cell_mask & ~modelled[..., None, None]).any(1)
         score = torch.where(mixture_ok[:, None], log_lik, torch.zeros_like(log_lik))
         if self.prior_weight > 0:
-            cell_prob = F.adaptive_avg_pool2d(prob.detach(), feat.shape[-2:])
+            cell_prob = F.adaptive_avg_pool2d(logits.detach().softmax(1), feat.shape[-2:])
             score = score + self.prior_weight * cell_prob.clamp(min=EPS).log()
         # A finite fill: a cell without candidates (padding) must not give NaNs.
         posterior = score.masked_fill(~cell_mask, torch.finfo(score.dtype).min).softmax(1)

@@ -29,6 +29,30 @@ void check_segment_inputs(const at::Tensor& feat_or_grad, const at::Tensor& segm
   TORCH_CHECK(feat_or_grad.device() == segment.device(), "inputs must be on the same device");
 }
 
+void check_pixel_loss_inputs(const at::Tensor& logits, const at::Tensor& labels,
+                             const at::Tensor& absent, const at::Tensor& resp,
+                             const at::Tensor& mask, const at::Tensor& slot_class) {
+  for (const at::Tensor* t : {&logits, &labels, &absent, &resp, &mask, &slot_class}) {
+    TORCH_CHECK(t->is_contiguous(), "agmm pixel losses: inputs must be contiguous");
+    TORCH_CHECK(t->device() == logits.device(), "agmm pixel losses: inputs on different devices");
+  }
+  TORCH_CHECK(logits.dim() == 4 && logits.size(1) > 0, "logits must be a (B, K, H, W) tensor");
+  const int64_t B = logits.size(0), K = logits.size(1), H = logits.size(2), W = logits.size(3);
+  TORCH_CHECK(labels.scalar_type() == at::kLong && labels.sizes() == at::IntArrayRef({B, H, W}),
+              "labels must be a (B, H, W) int64 tensor");
+  TORCH_CHECK(absent.scalar_type() == at::kBool && absent.sizes() == at::IntArrayRef({B, K}),
+              "absent must be a (B, K) bool tensor");
+  TORCH_CHECK(resp.dim() == 4 && resp.scalar_type() == logits.scalar_type(),
+              "resp must be a (B, S, H, W) tensor of the logits' dtype");
+  const int64_t S = resp.size(1);
+  TORCH_CHECK(resp.sizes() == at::IntArrayRef({B, S, H, W}), "resp must be (B, S, H, W)");
+  TORCH_CHECK(mask.scalar_type() == at::kBool && mask.sizes() == resp.sizes(),
+              "mask must be a bool tensor of resp's shape");
+  TORCH_CHECK(slot_class.scalar_type() == at::kLong &&
+                  slot_class.sizes() == at::IntArrayRef({B, S}),
+              "slot_class must be a (B, S) int64 tensor");
+}
+
 namespace {
 
 #ifdef WITH_CUDA
@@ -84,6 +108,25 @@ at::Tensor segment_sum_backward(const at::Tensor& grad_sums, const at::Tensor& s
   return WSV_DISPATCH(segment_sum_backward, grad_sums, grad_sums, segment, channels);
 }
 
+at::Tensor agmm_pixel_forward(const at::Tensor& logits, const at::Tensor& labels,
+                              const at::Tensor& absent, const at::Tensor& resp,
+                              const at::Tensor& mask, const at::Tensor& slot_class, double eps) {
+  check_pixel_loss_inputs(logits, labels, absent, resp, mask, slot_class);
+  return WSV_DISPATCH(agmm_pixel_forward, logits, logits, labels, absent, resp, mask, slot_class,
+                      eps);
+}
+
+std::vector<at::Tensor> agmm_pixel_backward(const at::Tensor& grad_sums, const at::Tensor& logits,
+                                            const at::Tensor& labels, const at::Tensor& absent,
+                                            const at::Tensor& resp, const at::Tensor& mask,
+                                            const at::Tensor& slot_class, double eps) {
+  check_pixel_loss_inputs(logits, labels, absent, resp, mask, slot_class);
+  TORCH_CHECK(grad_sums.numel() == 4 && grad_sums.scalar_type() == logits.scalar_type(),
+              "grad_sums must hold 4 values of the logits' dtype");
+  return WSV_DISPATCH(agmm_pixel_backward, logits, grad_sums, logits, labels, absent, resp, mask,
+                      slot_class, eps);
+}
+
 }  // namespace
 }  // namespace wsvision
 
@@ -95,4 +138,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gmm_distance_backward", &wsvision::gmm_distance_backward, "GMM distance (backward)");
   m.def("segment_sum_forward", &wsvision::segment_sum_forward, "Segment sum (forward)");
   m.def("segment_sum_backward", &wsvision::segment_sum_backward, "Segment sum (backward)");
+  m.def("agmm_pixel_forward", &wsvision::agmm_pixel_forward, "AGMM pixel losses (forward)");
+  m.def("agmm_pixel_backward", &wsvision::agmm_pixel_backward, "AGMM pixel losses (backward)");
 }

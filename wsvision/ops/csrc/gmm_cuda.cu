@@ -5,7 +5,9 @@
 // load of a channel is coalesced. No (B, K, C, h, w) tensor is ever formed.
 //
 // - forward and grad_feat: one thread per kPixPerThread pixels of one image,
-//   holding KT classes in registers, with (mean, scale) tiles in shared memory.
+//   holding KT classes in registers, with (mean, scale) tiles in shared memory;
+//   grad_feat also splits the channels over blocks (blockIdx.z), kChanTile
+//   each, so that enough blocks run at once.
 // - grad_means and grad_scale: each block reduces a (class tile x kTileC) tile of
 //   (class, channel) pairs over a range of pixels of one image; the per-range
 //   partial sums are added up afterwards (deterministic, no atomics).
@@ -13,6 +15,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "ops.h"
@@ -122,7 +125,7 @@ __global__ void __launch_bounds__(kThreads)
                        : T(0);
       }
     }
-    for (int c0 = 0; c0 < C; c0 += kChanTile) {
+    for (int c0 = blockIdx.z * kChanTile; c0 < C; c0 += gridDim.z * kChanTile) {
       __syncthreads();
       load_param_tile<T, KT>(tile, means, scale, b, k0, c0, K, C);
       __syncthreads();
@@ -163,7 +166,7 @@ constexpr int kThreadsK = 8;
 constexpr int kThreadsC = 16;
 constexpr int kTileC = kRegC * kThreadsC;  // 64 channels
 constexpr int kPixTile = 32;
-constexpr int kPixRange = 512;
+constexpr int kPixRange = 256;
 
 // part_means[r, b, k, c] = -scale * sum_p grad * phi'(d),
 // part_scale[r, b, k, c] = sum_p grad * phi(d), over pixels p of range r.
@@ -261,11 +264,12 @@ void dispatch_class_tile(int64_t K, Body&& body) {
   }
 }
 
-// One block per kThreads * kPixPerThread pixels of one image.
-dim3 pixel_grid(int64_t B, int64_t P) {
+// One block per kThreads * kPixPerThread pixels of one image (and per
+// channel_blocks chunks of the channels).
+dim3 pixel_grid(int64_t B, int64_t P, int64_t channel_blocks = 1) {
   constexpr int64_t kPixPerBlock = kThreads * kPixPerThread;
   return dim3(static_cast<unsigned>((P + kPixPerBlock - 1) / kPixPerBlock),
-              static_cast<unsigned>(B));
+              static_cast<unsigned>(B), static_cast<unsigned>(channel_blocks));
 }
 
 }  // namespace
@@ -306,7 +310,8 @@ std::vector<at::Tensor> gmm_distance_backward_cuda(const at::Tensor& grad, const
       constexpr int KT = decltype(class_tile)::value;
       auto kernel =
           l1 ? grad_feat_kernel<scalar_t, true, KT> : grad_feat_kernel<scalar_t, false, KT>;
-      kernel<<<pixel_grid(B, P), kThreads, 0, stream>>>(
+      kernel<<<pixel_grid(B, P, std::min<int64_t>((C + kChanTile - 1) / kChanTile, 65535)),
+               kThreads, 0, stream>>>(
           grad.const_data_ptr<scalar_t>(), feat.const_data_ptr<scalar_t>(),
           means.const_data_ptr<scalar_t>(), scale.const_data_ptr<scalar_t>(),
           grad_feat.mutable_data_ptr<scalar_t>(), K, C, P);

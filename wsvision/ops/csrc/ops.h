@@ -27,6 +27,22 @@ at::Tensor segment_sum_forward_cpu(const at::Tensor& feat, const at::Tensor& seg
 at::Tensor segment_sum_backward_cpu(const at::Tensor& grad_sums, const at::Tensor& segment,
                                     int64_t channels);
 
+// AGMM pixel losses (see pixel_losses.h): the four sums and four counts of
+// (ce, absent, sbce, label) as one (8,) float64 tensor, and the gradients of
+// grad_sums . sums w.r.t. logits (B, K, H, W) and resp (B, S, H, W). labels:
+// (B, H, W) int64; absent: (B, K) bool; mask: (B, S, H, W) bool; slot_class:
+// (B, S) int64.
+at::Tensor agmm_pixel_forward_cpu(const at::Tensor& logits, const at::Tensor& labels,
+                                  const at::Tensor& absent, const at::Tensor& resp,
+                                  const at::Tensor& mask, const at::Tensor& slot_class,
+                                  double eps);
+std::vector<at::Tensor> agmm_pixel_backward_cpu(const at::Tensor& grad_sums,
+                                                const at::Tensor& logits,
+                                                const at::Tensor& labels,
+                                                const at::Tensor& absent, const at::Tensor& resp,
+                                                const at::Tensor& mask,
+                                                const at::Tensor& slot_class, double eps);
+
 #ifdef WITH_CUDA
 at::Tensor gmm_distance_forward_cuda(const at::Tensor& feat, const at::Tensor& means,
                                      const at::Tensor& scale, bool l1);
@@ -37,10 +53,23 @@ at::Tensor segment_sum_forward_cuda(const at::Tensor& feat, const at::Tensor& se
                                     int64_t num_segments);
 at::Tensor segment_sum_backward_cuda(const at::Tensor& grad_sums, const at::Tensor& segment,
                                      int64_t channels);
+at::Tensor agmm_pixel_forward_cuda(const at::Tensor& logits, const at::Tensor& labels,
+                                   const at::Tensor& absent, const at::Tensor& resp,
+                                   const at::Tensor& mask, const at::Tensor& slot_class,
+                                   double eps);
+std::vector<at::Tensor> agmm_pixel_backward_cuda(const at::Tensor& grad_sums,
+                                                 const at::Tensor& logits,
+                                                 const at::Tensor& labels,
+                                                 const at::Tensor& absent,
+                                                 const at::Tensor& resp, const at::Tensor& mask,
+                                                 const at::Tensor& slot_class, double eps);
 #endif
 
 // Shape and layout checks shared by the CPU and CUDA entry points.
 void check_gmm_inputs(const at::Tensor& feat, const at::Tensor& means, const at::Tensor& scale);
 void check_segment_inputs(const at::Tensor& feat_or_grad, const at::Tensor& segment);
+void check_pixel_loss_inputs(const at::Tensor& logits, const at::Tensor& labels,
+                             const at::Tensor& absent, const at::Tensor& resp,
+                             const at::Tensor& mask, const at::Tensor& slot_class);
 
 }  // namespace wsvision
