@@ -521,7 +521,8 @@ class AGMMLoss(nn.Module):
             terms.update(self._agmm_plus_terms(seg_logits, feat, labels, cell_labels,
                                                cell_valid, posterior, pixel_posterior, slots,
                                                cell_fill, pixel_fill, crop_tags, image_tags))
-        return {name: self.loss_weights[name] * value for name, value in terms.items()}
+        return {name: value if self.loss_weights[name] == 1 else self.loss_weights[name] * value
+                for name, value in terms.items()}
 
     def _weighs(self, term: str) -> bool:
         """Whether ``term`` counts; a term of weight 0 is not computed."""
@@ -544,18 +545,20 @@ class AGMMLoss(nn.Module):
     def _image_tags(self, data_samples: List[SegDataSample], in_crop: torch.Tensor):
         """(B, K) bool: ``gt_tags`` of each sample, or the classes labelled in
         the crop for a sample without tags."""
+        has_tags = ['gt_tags' in sample for sample in data_samples]
+        if not any(has_tags):
+            return in_crop
         rows = []
         for index, sample in enumerate(data_samples):
-            if 'gt_tags' not in sample:
-                rows.append(in_crop[index])
-                continue
-            tags = torch.as_tensor(sample.gt_tags, device=in_crop.device)
+            tags = (torch.as_tensor(sample.gt_tags, device=in_crop.device) if has_tags[index]
+                    else in_crop.new_zeros(self.num_classes))
             if tags.shape != (self.num_classes, ):
                 raise ValueError(f'{sample.metainfo.get("img_path", f"sample {index}")}: '
                                  f'gt_tags has shape {tuple(tags.shape)}, expected '
                                  f'({self.num_classes},)')
-            rows.append(tags > 0.5)
-        return torch.stack(rows)
+            rows.append(tags.float())
+        tags = torch.stack(rows) > 0.5
+        return torch.where(torch.tensor(has_tags, device=in_crop.device)[:, None], tags, in_crop)
 
     def _posterior(self, feat, means, in_crop, cell_mask, cell_valid, logits):
         """E-step: posterior over each cell's candidate classes, (B, K, h, w).

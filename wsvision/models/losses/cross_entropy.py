@@ -17,11 +17,8 @@ from ...structures import IGNORE_INDEX, UNLABELLED, SegDataSample
 
 def stack_labels(data_samples: List[SegDataSample]) -> torch.Tensor:
     """The training label map of each sample, stacked to (B, H, W) int64."""
-    labels = []
-    for sample in data_samples:
-        field = sample.gt_weak_seg if 'gt_weak_seg' in sample else sample.gt_sem_seg
-        labels.append(field.data[0])
-    return torch.stack(labels)
+    return torch.cat([(sample.gt_weak_seg if 'gt_weak_seg' in sample else sample.gt_sem_seg).data
+                      for sample in data_samples])
 
 
 def at_least_float32(x: torch.Tensor) -> torch.Tensor:
