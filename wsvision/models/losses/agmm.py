@@ -335,12 +335,11 @@ class OnlineGaussianMixture(nn.Module):
         A class seen for the first time takes the batch estimate as is.
         """
         feat = feat.detach().float()
-        means, counts = masked_class_mean(feat, assignment, self.num_classes,
-                                          check_labels=False)
-        sq_means, _ = masked_class_mean(feat.square(), assignment, self.num_classes,
-                                        check_labels=False)
+        # Means of f and f^2 in one reduction.
+        moments, counts = masked_class_mean(torch.cat([feat, feat.square()], 1), assignment,
+                                            self.num_classes, check_labels=False)
         counts = counts.to(feat.dtype)[..., None]  # (B, K, 1)
-        stats = torch.cat([counts, means * counts, sq_means * counts], 2).sum(0)
+        stats = torch.cat([counts, moments * counts], 2).sum(0)
         all_reduce(stats, op='sum')
         stats = stats.to(self.mean)
         count, total, sq_total = stats[:, 0], stats[:, 1:1 + self.channels], \
@@ -354,8 +353,11 @@ class OnlineGaussianMixture(nn.Module):
                                     self.mean))
         self.var.copy_(torch.where(seen[:, None], keep * self.var + (1 - keep) * batch_var,
                                    self.var))
-        if seen.any():
-            self.weight.mul_(self.momentum).add_((1 - self.momentum) * count / count.sum())
+        # No pixel assigned at all leaves the weights as they are (no host sync).
+        total_count = count.sum()
+        weight = self.momentum * self.weight + (1 - self.momentum) * count / total_count.clamp(
+            min=1)
+        self.weight.copy_(torch.where(total_count > 0, weight, self.weight))
         self.initialised |= seen
         self.num_updates += 1
 
@@ -592,7 +594,9 @@ class AGMMLoss(nn.Module):
             regions = regions._replace(label=slots.slot_of(regions.image, regions.label))
             return slots.class_of(fill_assignment(score, regions))
 
-        filled = fill(posterior, boxes)
+        B, _, h, w = posterior.shape
+        filled = (fill(posterior, boxes) if len(boxes.image) else torch.full(
+            (B, h, w), UNLABELLED, dtype=torch.long, device=posterior.device))
         if tags.image.numel():
             logits = F.adaptive_avg_pool2d(logits, posterior.shape[-2:])
             seeds = fill(slots.gather(self._cams(logits, image_tags)), tags)
@@ -605,6 +609,9 @@ class AGMMLoss(nn.Module):
         of background when it has no labelled pixel at all (fill
         ``fill_ratio['background']``). valid: (B, h, w) the grid's
         non-padding cells."""
+        if self.fill_ratio['tag'] == 0 and self.fill_ratio['background'] == 0:
+            none = torch.zeros(0, dtype=torch.long, device=image_tags.device)
+            return Regions(none, none, valid[none], none.float())
         fill = torch.full(image_tags.shape, self.fill_ratio['tag'], device=image_tags.device)
         no_label = ~in_crop.any(1)
         if self.background_id is not None:
