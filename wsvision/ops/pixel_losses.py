@@ -5,7 +5,7 @@ p = softmax(logits) at every pixel: the partial cross-entropy, the
 absent-class term, and the symmetric BCE between p and the GMM responses r
 and the BCE between r and the labels. Written as separate PyTorch ops they
 keep p, log p and about a dozen (B, K, H, W) or (B, S, H, W) intermediates for
-the backward (a few GB at the VOC setting). :func:`agmm_pixel_losses` reads
+the backward (over a GB at the VOC setting). :func:`agmm_pixel_losses` reads
 the logits, labels and responses once in the forward and once in the
 backward, keeps nothing but its inputs, and writes only the gradients. The
 PyTorch reference, the C++ and the CUDA kernels share the interface of
