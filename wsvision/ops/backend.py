@@ -25,6 +25,7 @@ import warnings
 
 import torch
 
+from ..structures import IGNORE_INDEX, UNLABELLED
 from . import sources
 
 IMPLS = ('auto', 'torch', 'cpp', 'cuda')
@@ -104,11 +105,11 @@ class TorchKernels:
     def _pixel_terms(logits, labels, mask, slot_class):
         """What the sums and the backward share: (p, valid, labelled, the
         slots' mask, the slots' class index (B, S, H, W), p of each slot's
-        class). Padding (255) counts nowhere, nor does a slot of a class
+        class). Padding (``IGNORE_INDEX``) counts nowhere, nor does a slot of a class
         outside [0, K)."""
         K = logits.shape[1]
-        valid = labels != 255
-        labelled = valid & (labels >= 0) & (labels < K) & (labels != 254)
+        valid = labels != IGNORE_INDEX
+        labelled = valid & (labels >= 0) & (labels < K) & (labels != UNLABELLED)
         prob = logits.softmax(1)
         slot_ok = (slot_class >= 0) & (slot_class < K)
         slot_mask = mask & valid[:, None] & slot_ok[..., None, None]

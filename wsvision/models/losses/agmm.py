@@ -591,12 +591,13 @@ class AGMMLoss(nn.Module):
         h, w, over the ``slots``) and in the ``tags`` regions by the CAMs
         of the ``logits`` (B, K, H, W), pooled to the grid."""
         def fill(score, regions):
+            if not len(regions.image):  # nothing to fill: no work
+                B, _, h, w = score.shape
+                return torch.full((B, h, w), UNLABELLED, dtype=torch.long, device=score.device)
             regions = regions._replace(label=slots.slot_of(regions.image, regions.label))
             return slots.class_of(fill_assignment(score, regions))
 
-        B, _, h, w = posterior.shape
-        filled = (fill(posterior, boxes) if len(boxes.image) else torch.full(
-            (B, h, w), UNLABELLED, dtype=torch.long, device=posterior.device))
+        filled = fill(posterior, boxes)
         if tags.image.numel():
             logits = F.adaptive_avg_pool2d(logits, posterior.shape[-2:])
             seeds = fill(slots.gather(self._cams(logits, image_tags)), tags)

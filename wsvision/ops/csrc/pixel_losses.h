@@ -82,14 +82,14 @@ WSV_HOST_DEVICE T log_sum_exp(const T* z, int64_t K, int64_t P) {
 }
 
 // Whether y is a class id (of a label or a slot).
-WSV_HOST_DEVICE bool is_labelled(int64_t y, int64_t K) { return y >= 0 && y < K; }
+WSV_HOST_DEVICE bool is_class_id(int64_t y, int64_t K) { return y >= 0 && y < K; }
 
 // Adds the pixel's four sums and four counts to acc[0..7].
 template <typename T, typename Acc>
 WSV_HOST_DEVICE void forward_pixel(const Args<T>& a, int64_t b, int64_t p, Acc* acc) {
   const int64_t y = a.labels[b * a.P + p];
   if (y == kPadding) return;
-  const bool labelled = is_labelled(y, a.K);
+  const bool labelled = is_class_id(y, a.K);
   const T* z = a.logits + b * a.K * a.P + p;
   const T lse = log_sum_exp(z, a.K, a.P);
   const T eps = a.eps;
@@ -104,7 +104,7 @@ WSV_HOST_DEVICE void forward_pixel(const Args<T>& a, int64_t b, int64_t p, Acc* 
   for (int64_t s = 0; s < a.S; ++s) {
     const int64_t at = (b * a.S + s) * a.P + p;
     const int64_t k = a.slot_class[b * a.S + s];
-    if (!a.mask[at] || !is_labelled(k, a.K)) continue;
+    if (!a.mask[at] || !is_class_id(k, a.K)) continue;
     const T q = exp_(z[k * a.P] - lse), r = a.resp[at];
     const T log_r = clog(r, eps), log_s = clog(T(1) - r, eps);
     acc[2] -= Acc(r * clog(q, eps) + (T(1) - r) * clog(T(1) - q, eps) + q * log_r +
@@ -147,7 +147,7 @@ WSV_HOST_DEVICE void backward_pixel(const Args<T>& a, const T* g, int64_t b, int
     for (int64_t s = 0; s < a.S; ++s) gr[s * a.P] = T(0);
     return;
   }
-  const bool labelled = is_labelled(y, a.K);
+  const bool labelled = is_class_id(y, a.K);
   const T* z = a.logits + b * a.K * a.P + p;
   const bool* absent = a.absent + b * a.K;
   const int64_t* slot_class = a.slot_class + b * a.S;
@@ -161,7 +161,7 @@ WSV_HOST_DEVICE void backward_pixel(const Args<T>& a, const T* g, int64_t b, int
   }
   for (int64_t s = 0; s < a.S; ++s) {
     const int64_t k = slot_class[s], at = (b * a.S + s) * a.P + p;
-    if (!a.mask[at] || !is_labelled(k, a.K)) continue;
+    if (!a.mask[at] || !is_class_id(k, a.K)) continue;
     const T q = exp_(z[k * a.P] - lse);
     mean_grad += q * sbce_grad_prob(g, q, a.resp[at], eps);
   }
@@ -173,7 +173,7 @@ WSV_HOST_DEVICE void backward_pixel(const Args<T>& a, const T* g, int64_t b, int
   }
   for (int64_t s = 0; s < a.S; ++s) {
     const int64_t k = slot_class[s], at = (b * a.S + s) * a.P + p;
-    if (!a.mask[at] || !is_labelled(k, a.K)) {
+    if (!a.mask[at] || !is_class_id(k, a.K)) {
       gr[s * a.P] = T(0);
       continue;
     }
