@@ -33,9 +33,21 @@ def test_feature_labels_keep_single_clicks_and_padding_apart():
     assert feature_labels(labels, (2, 2), 3).tolist() == [[[0, 1], [U, P]]]
 
 
-def test_feature_labels_reject_unknown_values():
-    with pytest.raises(ValueError, match=r'\[7\]'):
-        feature_labels(torch.tensor([[[0, 7]]]), (1, 1), 3)
+@pytest.mark.parametrize('value', [7, -3, 300])
+def test_feature_labels_reject_unknown_values(value):
+    with pytest.raises(ValueError, match=rf'\[{value}\]'):
+        feature_labels(torch.tensor([[[0, value, U, P]]]), (1, 1), 3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='no GPU')
+def test_feature_labels_on_the_gpu_match_the_cpu():
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 21, (4, 321, 321), generator=gen)
+    labels[torch.rand(labels.shape, generator=gen) < 0.9] = U
+    labels[:, :, 250:] = P
+    for size in ((81, 81), (41, 41), (7, 7)):  # windows of 25, 81 and 2500 pixels
+        expected = feature_labels(labels, size, 21)
+        assert torch.equal(feature_labels(labels.cuda(), size, 21).cpu(), expected)
 
 
 def test_separation_loss_pairs_of_present_classes():

@@ -105,6 +105,12 @@ def test_non_contiguous_features_and_custom_ignore(request, impl):
     # A single int is one ignored value.
     means_int, _ = masked_class_mean(feat, labels.clamp(max=3), 3, ignore=3, impl=impl)
     torch.testing.assert_close(means_int, loop_class_mean(feat, labels.clamp(max=3), 3)[0])
+    # An ignored value that is also a class id: that class counts no pixel.
+    means_id, counts_id = masked_class_mean(feat, labels, 3, ignore=(1, 3, 9), impl=impl)
+    without_1 = labels.masked_fill(labels == 1, 9)
+    expected_means, expected_counts = loop_class_mean(feat, without_1, 3)
+    assert counts_id[:, 1].eq(0).all() and torch.equal(counts_id, expected_counts)
+    torch.testing.assert_close(means_id, expected_means)
 
 
 def test_bad_inputs_raise_clear_errors():

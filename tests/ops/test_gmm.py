@@ -140,6 +140,47 @@ def test_broadcast_means_equal_repeated_means(request, impl):
     torch.testing.assert_close(shared, repeated)
 
 
+@pytest.mark.parametrize('impl', ['torch', 'cpp', 'cuda'])
+@pytest.mark.parametrize('dist', DISTS)
+@pytest.mark.parametrize('need_means, need_scale', [(False, False), (True, False),
+                                                   (False, True), (True, True)])
+def test_backward_computes_only_the_needed_parameter_gradients(request, impl, dist, need_means,
+                                                               need_scale):
+    from wsvision.ops.backend import TorchKernels
+    kernels = TorchKernels if impl == 'torch' else request.getfixturevalue(f'{impl}_kernels')
+    device = 'cuda' if impl == 'cuda' else 'cpu'
+    # 700 pixels: more than one work item of the C++ and CUDA parameter reductions.
+    feat, means, log_var, _, _ = gmm_inputs(B=2, K=5, C=9, h=25, w=28, seed=3, device=device)
+    scale = torch.exp(-log_var)
+    grad = torch.randn(2, 5, 25, 28, dtype=feat.dtype, generator=torch.Generator().manual_seed(4))
+    grad = grad.to(device)
+    l1 = dist == 'l1_mean'
+    full = TorchKernels.gmm_distance_backward(grad, feat, means, scale, l1, True, True)
+    got = kernels.gmm_distance_backward(grad, feat, means, scale, l1, need_means, need_scale)
+    torch.testing.assert_close(got[0], full[0])
+    for needed, value, expected in ((need_means, got[1], full[1]), (need_scale, got[2], full[2])):
+        if needed:
+            torch.testing.assert_close(value, expected)
+        else:
+            assert value is None
+
+
+@pytest.mark.parametrize('impl', ['torch', 'cpp'])
+@pytest.mark.parametrize('dist', DISTS)
+def test_fixed_parameters_give_the_same_feature_gradient(request, impl, dist):
+    if impl == 'cpp':
+        request.getfixturevalue('cpp_kernels')
+    feat, means, log_var, log_pi, mask = gmm_inputs(K=4, C=6, h=5, w=7, seed=5)
+    feat.requires_grad_(True)
+    out = gmm_log_likelihood(feat, means, log_var, log_pi, dist, mask, impl=impl)
+    grad, = torch.autograd.grad((out * torch.sin(out)).sum(), feat)
+    feat_naive = feat.detach().requires_grad_(True)
+    out_naive = naive_gmm_log_likelihood(feat_naive, means, log_var, log_pi, dist, mask)
+    expected, = torch.autograd.grad((out_naive * torch.sin(out_naive)).sum(), feat_naive)
+    torch.testing.assert_close(out, out_naive)
+    torch.testing.assert_close(grad, expected)
+
+
 @pytest.mark.parametrize('impl', ['torch', 'cpp'])
 @pytest.mark.parametrize('dist', DISTS)
 def test_non_contiguous_inputs(request, impl, dist):

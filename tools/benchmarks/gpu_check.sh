@@ -4,7 +4,7 @@
 #   1. a Python environment with torch 2.14.1 (a fresh venv from the package
 #      registry; without registry access, the machine's own python3 and torch);
 #   2. the ops built by setup.py with their CUDA kernels;
-#   3. pytest tests/ops (the CUDA tests included);
+#   3. pytest tests/ops and the AGMM loss terms (the CUDA tests included);
 #   4. tools/benchmarks/bench_gmm.py --device cuda --setting voc (the op);
 #   5. tools/benchmarks/bench_agmm_loss.py --device cuda --setting voc --step
 #      --profile (the whole AGMM loss path, a training step with each loss
@@ -101,8 +101,8 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_dev
 
   step "build ops (setup.py, CUDA)" 240 bash -c install_ops
   step "ops info" 150 "$PY" -m wsvision.ops.info
-  step "pytest tests/ops" 200 "$PY" -m pytest tests/ops -q -rs -p no:cacheprovider \
-    --junitxml="$OUT/pytest_ops.xml"
+  step "pytest tests/ops" 200 "$PY" -m pytest tests/ops tests/agmm/test_agmm_terms.py -q -rs \
+    -p no:cacheprovider --junitxml="$OUT/pytest_ops.xml"
   step "benchmark (voc, cuda)" 150 "$PY" tools/benchmarks/bench_gmm.py --device cuda \
     --setting voc --out "$OUT" --plot
   step "AGMM loss path and training step (voc, cuda)" 180 "$PY" \

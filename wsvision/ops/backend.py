@@ -58,23 +58,27 @@ class TorchKernels:
         return out
 
     @staticmethod
-    def gmm_distance_backward(grad, feat, means, scale, l1):
+    def gmm_distance_backward(grad, feat, means, scale, l1, need_means, need_scale):
         """Gradients of ``gmm_distance_forward`` given grad = dL/dS (B, K, h, w).
 
-        Returns (grad_feat (B, C, h, w), grad_means (B, K, C),
-        grad_scale (B, K, C)); phi'(0) = 0 for l1, as for ``torch.abs``.
+        Returns (grad_feat (B, C, h, w), grad_means (B, K, C) or None,
+        grad_scale (B, K, C) or None): a parameter gradient is computed only
+        where ``need_means`` / ``need_scale`` asks for it. phi'(0) = 0 for l1,
+        as for ``torch.abs``.
         """
         grad_feat = torch.zeros_like(feat)
-        grad_means = torch.empty_like(means)
-        grad_scale = torch.empty_like(scale)
+        grad_means = torch.empty_like(means) if need_means else None
+        grad_scale = torch.empty_like(scale) if need_scale else None
         for k in range(means.shape[1]):
             diff = feat - means[:, k, :, None, None]
-            phi = diff.abs() if l1 else diff.square()
             phi_grad = diff.sign() if l1 else 2 * diff
             grad_phi_grad = grad[:, k, None] * phi_grad  # (B, C, h, w)
             grad_feat.addcmul_(grad_phi_grad, scale[:, k, :, None, None])
-            grad_means[:, k] = -scale[:, k] * grad_phi_grad.sum((2, 3))
-            grad_scale[:, k] = torch.einsum('bhw,bchw->bc', grad[:, k], phi)
+            if need_means:
+                grad_means[:, k] = -scale[:, k] * grad_phi_grad.sum((2, 3))
+            if need_scale:
+                phi = diff.abs() if l1 else diff.square()
+                grad_scale[:, k] = torch.einsum('bhw,bchw->bc', grad[:, k], phi)
         return grad_feat, grad_means, grad_scale
 
     @staticmethod

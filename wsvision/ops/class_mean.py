@@ -38,15 +38,20 @@ def _segments(labels, num_classes, ignore, check_labels):
     Raises ValueError for a label that is neither ignored nor in [0, K),
     unless ``check_labels`` is False.
     """
-    ignored = torch.isin(labels, torch.tensor(sorted(ignore), device=labels.device))
-    outside = (labels < 0) | (labels >= num_classes)
+    def isin(values):
+        return torch.isin(labels, torch.tensor(sorted(values), device=labels.device))
+
+    skipped = (labels < 0) | (labels >= num_classes)
     if check_labels:
-        unexpected = outside & ~ignored
+        unexpected = skipped & ~isin(ignore)
         if unexpected.any():
             values = torch.unique(labels[unexpected]).tolist()
             raise ValueError(f'labels hold values {values[:10]} that are neither class ids in '
                              f'[0, {num_classes}) nor ignored values {sorted(ignore)}')
-    return torch.where(ignored | outside, -1, labels).to(torch.int32).flatten(1)
+    ignored_ids = {value for value in ignore if 0 <= value < num_classes}
+    if ignored_ids:  # ignored values that are class ids too (the defaults are not)
+        skipped = skipped | isin(ignored_ids)
+    return torch.where(skipped, -1, labels).to(torch.int32).flatten(1)
 
 
 def masked_class_mean(feat, labels, num_classes, ignore=(UNLABELLED, IGNORE_INDEX),

@@ -36,8 +36,11 @@ class _GMMDistance(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         feat, means, scale = ctx.saved_tensors
+        # The parameter gradients are a reduction over every pixel: skip
+        # those that nothing needs (a fixed variance, running centres).
+        _, need_means, need_scale = ctx.needs_input_grad[:3]
         grad_feat, grad_means, grad_scale = ctx.kernels.gmm_distance_backward(
-            grad.contiguous(), feat, means, scale, ctx.l1)
+            grad.contiguous(), feat, means, scale, ctx.l1, need_means, need_scale)
         return grad_feat, grad_means, grad_scale, None, None
 
 

@@ -83,13 +83,14 @@ at::Tensor gmm_distance_forward(const at::Tensor& feat, const at::Tensor& means,
 
 std::vector<at::Tensor> gmm_distance_backward(const at::Tensor& grad, const at::Tensor& feat,
                                               const at::Tensor& means, const at::Tensor& scale,
-                                              bool l1) {
+                                              bool l1, bool need_means, bool need_scale) {
   check_gmm_inputs(feat, means, scale);
   TORCH_CHECK(grad.is_contiguous() && grad.dim() == 4 && grad.size(0) == feat.size(0) &&
                   grad.size(1) == means.size(1) && grad.size(2) == feat.size(2) &&
                   grad.size(3) == feat.size(3) && grad.scalar_type() == feat.scalar_type(),
               "grad must be a contiguous (B, K, h, w) tensor of feat's dtype");
-  return WSV_DISPATCH(gmm_distance_backward, feat, grad, feat, means, scale, l1);
+  return WSV_DISPATCH(gmm_distance_backward, feat, grad, feat, means, scale, l1, need_means,
+                      need_scale);
 }
 
 at::Tensor segment_sum_forward(const at::Tensor& feat, const at::Tensor& segment,

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "ops.h"
 
@@ -70,9 +71,10 @@ void forward_kernel(const T* feat, const T* means, const T* scale, T* out, int64
 // grad_feat[b, c, p] = sum_k g[b, k, p] * scale[b, k, c] * phi'(d)
 // grad_means[b, k, c] = -scale[b, k, c] * sum_p g[b, k, p] * phi'(d)
 // grad_scale[b, k, c] = sum_p g[b, k, p] * phi(d),   d = feat[b, c, p] - means[b, k, c]
-// The parameter gradients are summed per work item into part_means and
-// part_scale, (B * ranges_per_image, K, C), and reduced by the caller.
-template <typename T, bool kL1>
+// The parameter gradients (kMeans, kScale: which of them) are summed per work
+// item into part_means and part_scale, (B * ranges_per_image, K, C), and
+// reduced by the caller.
+template <typename T, bool kL1, bool kMeans, bool kScale>
 void backward_kernel(const T* grad, const T* feat, const T* means, const T* scale, T* grad_feat,
                      T* part_means, T* part_scale, int64_t B, int64_t K, int64_t C, int64_t P) {
   const int64_t ranges_per_image = (P + kRange - 1) / kRange;
@@ -83,10 +85,10 @@ void backward_kernel(const T* grad, const T* feat, const T* means, const T* scal
       const int64_t b = item / ranges_per_image;
       const int64_t range_begin = (item % ranges_per_image) * kRange;
       const int64_t range_end = std::min(P, range_begin + kRange);
-      T* sum_grad = part_means + item * K * C;  // sum_p g * phi'(d), scaled at the end
-      T* sum_phi = part_scale + item * K * C;
-      std::fill(sum_grad, sum_grad + K * C, T(0));
-      std::fill(sum_phi, sum_phi + K * C, T(0));
+      T* sum_grad = kMeans ? part_means + item * K * C : nullptr;  // scaled at the end
+      T* sum_phi = kScale ? part_scale + item * K * C : nullptr;
+      if (kMeans) std::fill(sum_grad, sum_grad + K * C, T(0));
+      if (kScale) std::fill(sum_phi, sum_phi + K * C, T(0));
       for (int64_t p0 = range_begin; p0 < range_end; p0 += kBlock) {
         const int64_t n = std::min(kBlock, range_end - p0);
         for (int64_t c = 0; c < C; ++c) {
@@ -103,21 +105,33 @@ void backward_kernel(const T* grad, const T* feat, const T* means, const T* scal
               const T d = f[j] - m;
               const T g_dphi = g[j] * phi_grad<T, kL1>(d);
               grad_feat_row[j] += w * g_dphi;
-              block_grad += g_dphi;
-              block_phi += g[j] * phi<T, kL1>(d);
+              if (kMeans) block_grad += g_dphi;
+              if (kScale) block_phi += g[j] * phi<T, kL1>(d);
             }
-            sum_grad[k * C + c] += block_grad;
-            sum_phi[k * C + c] += block_phi;
+            if (kMeans) sum_grad[k * C + c] += block_grad;
+            if (kScale) sum_phi[k * C + c] += block_phi;
           }
           std::copy(grad_feat_row, grad_feat_row + n, grad_feat + (b * C + c) * P + p0);
         }
       }
-      for (int64_t k = 0; k < K; ++k) {
-        const T* s = scale + (b * K + k) * C;
-        for (int64_t c = 0; c < C; ++c) sum_grad[k * C + c] *= -s[c];
+      if (kMeans) {
+        for (int64_t k = 0; k < K; ++k) {
+          const T* s = scale + (b * K + k) * C;
+          for (int64_t c = 0; c < C; ++c) sum_grad[k * C + c] *= -s[c];
+        }
       }
     }
   });
+}
+
+// Calls body(std::integral_constant<bool, ...>) for each of the runtime flags.
+template <typename Body>
+void dispatch_bool(bool flag, Body&& body) {
+  if (flag) {
+    body(std::true_type{});
+  } else {
+    body(std::false_type{});
+  }
 }
 
 }  // namespace
@@ -137,22 +151,33 @@ at::Tensor gmm_distance_forward_cpu(const at::Tensor& feat, const at::Tensor& me
 
 std::vector<at::Tensor> gmm_distance_backward_cpu(const at::Tensor& grad, const at::Tensor& feat,
                                                   const at::Tensor& means,
-                                                  const at::Tensor& scale, bool l1) {
+                                                  const at::Tensor& scale, bool l1,
+                                                  bool need_means, bool need_scale) {
   const int64_t B = feat.size(0), C = feat.size(1), K = means.size(1);
   const int64_t P = feat.size(2) * feat.size(3);
   const int64_t items = B * ((P + kRange - 1) / kRange);
   at::Tensor grad_feat = at::empty_like(feat);
-  at::Tensor part_means = at::empty({items, K, C}, feat.options());
-  at::Tensor part_scale = at::empty({items, K, C}, feat.options());
+  at::Tensor part_means = at::empty({need_means ? items : 0, K, C}, feat.options());
+  at::Tensor part_scale = at::empty({need_scale ? items : 0, K, C}, feat.options());
   AT_DISPATCH_FLOATING_TYPES(feat.scalar_type(), "gmm_distance_backward_cpu", [&] {
-    auto run = l1 ? backward_kernel<scalar_t, true> : backward_kernel<scalar_t, false>;
-    run(grad.const_data_ptr<scalar_t>(), feat.const_data_ptr<scalar_t>(),
-        means.const_data_ptr<scalar_t>(), scale.const_data_ptr<scalar_t>(),
-        grad_feat.mutable_data_ptr<scalar_t>(), part_means.mutable_data_ptr<scalar_t>(),
-        part_scale.mutable_data_ptr<scalar_t>(), B, K, C, P);
+    dispatch_bool(l1, [&](auto l1_flag) {
+      dispatch_bool(need_means, [&](auto means_flag) {
+        dispatch_bool(need_scale, [&](auto scale_flag) {
+          backward_kernel<scalar_t, decltype(l1_flag)::value, decltype(means_flag)::value,
+                          decltype(scale_flag)::value>(
+              grad.const_data_ptr<scalar_t>(), feat.const_data_ptr<scalar_t>(),
+              means.const_data_ptr<scalar_t>(), scale.const_data_ptr<scalar_t>(),
+              grad_feat.mutable_data_ptr<scalar_t>(), part_means.mutable_data_ptr<scalar_t>(),
+              part_scale.mutable_data_ptr<scalar_t>(), B, K, C, P);
+        });
+      });
+    });
   });
   // Items of one image are consecutive: reduce over them per image.
-  return {grad_feat, part_means.view({B, -1, K, C}).sum(1), part_scale.view({B, -1, K, C}).sum(1)};
+  auto reduce = [&](bool needed, const at::Tensor& part) {
+    return needed ? part.view({B, -1, K, C}).sum(1) : at::Tensor();
+  };
+  return {grad_feat, reduce(need_means, part_means), reduce(need_scale, part_scale)};
 }
 
 }  // namespace wsvision

@@ -10,7 +10,9 @@
 //   each, so that enough blocks run at once.
 // - grad_means and grad_scale: each block reduces a (class tile x kTileC) tile of
 //   (class, channel) pairs over a range of pixels of one image; the per-range
-//   partial sums are added up afterwards (deterministic, no atomics).
+//   partial sums are added up afterwards (deterministic, no atomics). The
+//   kernel runs only when one of them is needed, and sums phi only for
+//   grad_scale.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -169,8 +171,9 @@ constexpr int kPixTile = 32;
 constexpr int kPixRange = 256;
 
 // part_means[r, b, k, c] = -scale * sum_p grad * phi'(d),
-// part_scale[r, b, k, c] = sum_p grad * phi(d), over pixels p of range r.
-template <typename T, bool kL1, int RK>
+// part_scale[r, b, k, c] = sum_p grad * phi(d) (when kScale), over pixels p of
+// range r.
+template <typename T, bool kL1, int RK, bool kScale>
 __global__ void __launch_bounds__(kThreadsK* kThreadsC)
     grad_param_kernel(const T* __restrict__ grad, const T* __restrict__ feat,
                       const T* __restrict__ means, const T* __restrict__ scale,
@@ -229,7 +232,7 @@ __global__ void __launch_bounds__(kThreadsK* kThreadsC)
         for (int j = 0; j < kRegC; ++j) {
           const T d = f[j] - mu[i][j];
           sum_grad[i][j] += g[i] * phi_grad<T, kL1>(d);
-          sum_phi[i][j] += g[i] * phi<T, kL1>(d);
+          if (kScale) sum_phi[i][j] += g[i] * phi<T, kL1>(d);
         }
       }
     }
@@ -244,7 +247,7 @@ __global__ void __launch_bounds__(kThreadsK* kThreadsC)
       const int64_t param = (static_cast<int64_t>(b) * K + k) * C + c;
       const int64_t part = static_cast<int64_t>(range) * B * K * C + param;
       part_means[part] = -scale[param] * sum_grad[i][j];
-      part_scale[part] = sum_phi[i][j];
+      if (kScale) part_scale[part] = sum_phi[i][j];
     }
   }
 }
@@ -296,14 +299,16 @@ at::Tensor gmm_distance_forward_cuda(const at::Tensor& feat, const at::Tensor& m
 
 std::vector<at::Tensor> gmm_distance_backward_cuda(const at::Tensor& grad, const at::Tensor& feat,
                                                    const at::Tensor& means,
-                                                   const at::Tensor& scale, bool l1) {
+                                                   const at::Tensor& scale, bool l1,
+                                                   bool need_means, bool need_scale) {
   const c10::cuda::CUDAGuard guard(feat.device());
   const int64_t B = feat.size(0), C = feat.size(1), K = means.size(1);
   const int64_t P = feat.size(2) * feat.size(3);
-  const int64_t ranges = (P + kPixRange - 1) / kPixRange;
+  const bool need_params = need_means || need_scale;
+  const int64_t ranges = need_params ? (P + kPixRange - 1) / kPixRange : 0;
   at::Tensor grad_feat = at::empty_like(feat);
   at::Tensor part_means = at::empty({ranges, B, K, C}, feat.options());
-  at::Tensor part_scale = at::empty({ranges, B, K, C}, feat.options());
+  at::Tensor part_scale = at::empty({need_scale ? ranges : 0, B, K, C}, feat.options());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(feat.scalar_type(), "gmm_distance_backward_cuda", [&] {
     dispatch_class_tile(K, [&](auto class_tile) {
@@ -317,14 +322,17 @@ std::vector<at::Tensor> gmm_distance_backward_cuda(const at::Tensor& grad, const
           grad_feat.mutable_data_ptr<scalar_t>(), K, C, P);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
+    if (!need_params) return;
     dispatch_class_tile(K, [&](auto class_tile) {
       constexpr int RK = decltype(class_tile)::value / kThreadsK;
       constexpr int kTileK = RK * kThreadsK;
       const int64_t tiles = ((K + kTileK - 1) / kTileK) * ((C + kTileC - 1) / kTileC);
       const dim3 grid(static_cast<unsigned>(ranges), static_cast<unsigned>(tiles),
                       static_cast<unsigned>(B));
-      auto kernel = l1 ? grad_param_kernel<scalar_t, true, RK>
-                       : grad_param_kernel<scalar_t, false, RK>;
+      auto kernel = l1 ? (need_scale ? grad_param_kernel<scalar_t, true, RK, true>
+                                     : grad_param_kernel<scalar_t, true, RK, false>)
+                       : (need_scale ? grad_param_kernel<scalar_t, false, RK, true>
+                                     : grad_param_kernel<scalar_t, false, RK, false>);
       kernel<<<grid, kThreadsK * kThreadsC, 0, stream>>>(
           grad.const_data_ptr<scalar_t>(), feat.const_data_ptr<scalar_t>(),
           means.const_data_ptr<scalar_t>(), scale.const_data_ptr<scalar_t>(),
@@ -333,7 +341,8 @@ std::vector<at::Tensor> gmm_distance_backward_cuda(const at::Tensor& grad, const
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   });
-  return {grad_feat, part_means.sum(0), part_scale.sum(0)};
+  return {grad_feat, need_means ? part_means.sum(0) : at::Tensor(),
+          need_scale ? part_scale.sum(0) : at::Tensor()};
 }
 
 }  // namespace wsvision

@@ -12,12 +12,15 @@ namespace wsvision {
 // (pixel, class, channel) triple:
 //   S[b, k, p] = sum_c scale[b, k, c] * phi(feat[b, c, p] - means[b, k, c])
 // with phi(t) = |t| (l1) or t^2. feat: (B, C, h, w); means, scale: (B, K, C);
-// S: (B, K, h, w). The backward returns {grad_feat, grad_means, grad_scale}.
+// S: (B, K, h, w). The backward returns {grad_feat, grad_means, grad_scale},
+// a parameter gradient undefined (None in Python) unless need_means /
+// need_scale asks for it.
 at::Tensor gmm_distance_forward_cpu(const at::Tensor& feat, const at::Tensor& means,
                                     const at::Tensor& scale, bool l1);
 std::vector<at::Tensor> gmm_distance_backward_cpu(const at::Tensor& grad, const at::Tensor& feat,
                                                   const at::Tensor& means,
-                                                  const at::Tensor& scale, bool l1);
+                                                  const at::Tensor& scale, bool l1,
+                                                  bool need_means, bool need_scale);
 
 // Segment sum: sums[b, k, c] = sum over pixels p with segment[b, p] == k of
 // feat[b, c, p]; pixels with segment -1 are skipped. feat: (B, C, h, w);
@@ -48,7 +51,8 @@ at::Tensor gmm_distance_forward_cuda(const at::Tensor& feat, const at::Tensor& m
                                      const at::Tensor& scale, bool l1);
 std::vector<at::Tensor> gmm_distance_backward_cuda(const at::Tensor& grad, const at::Tensor& feat,
                                                    const at::Tensor& means,
-                                                   const at::Tensor& scale, bool l1);
+                                                   const at::Tensor& scale, bool l1,
+                                                   bool need_means, bool need_scale);
 at::Tensor segment_sum_forward_cuda(const at::Tensor& feat, const at::Tensor& segment,
                                     int64_t num_segments);
 at::Tensor segment_sum_backward_cuda(const at::Tensor& grad_sums, const at::Tensor& segment,
