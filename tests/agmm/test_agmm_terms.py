@@ -45,7 +45,7 @@ def test_feature_labels_on_the_gpu_match_the_cpu():
     labels = torch.randint(0, 21, (4, 321, 321), generator=gen)
     labels[torch.rand(labels.shape, generator=gen) < 0.9] = U
     labels[:, :, 250:] = P
-    for size in ((81, 81), (41, 41), (7, 7)):  # windows of 25, 81 and 2500 pixels
+    for size in ((81, 81), (41, 41), (7, 7)):
         expected = feature_labels(labels, size, 21)
         assert torch.equal(feature_labels(labels.cuda(), size, 21).cpu(), expected)
 

@@ -129,13 +129,7 @@ def feature_labels(labels: torch.Tensor, size, num_classes: int) -> torch.Tensor
         raise ValueError(f'labels hold values {bad[:10]} that are neither class ids in '
                          f'[0, {K}) nor {UNLABELLED} (unlabelled) or {IGNORE_INDEX} (padding)')
     B, H, W = labels.shape
-    # The pooled fractions are counts / window pixels. float16 tells every two
-    # counts apart while a window holds at most 2048 pixels: on a GPU it halves
-    # the traffic of this (B, K + 2, H, W) one-hot (on a CPU it is slower).
-    window = (math.ceil(H / size[0]) + 1) * (math.ceil(W / size[1]) + 1)
-    dtype = torch.float16 if labels.is_cuda and window <= 2048 else torch.float32
-    one_hot = torch.zeros(B, K + 2, H, W, dtype=dtype, device=labels.device).scatter_(
-        1, codes[:, None], 1.0)
+    one_hot = torch.zeros(B, K + 2, H, W, device=labels.device).scatter_(1, codes[:, None], 1.0)
     area = F.adaptive_avg_pool2d(one_hot, tuple(size))  # (B, K + 2, h, w) fractions
     class_area, best = area[:, :K].max(1)
     fallback = torch.where(area[:, K] > 0, UNLABELLED, IGNORE_INDEX)

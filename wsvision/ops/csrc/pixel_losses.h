@@ -84,35 +84,28 @@ WSV_HOST_DEVICE T log_sum_exp(const T* z, int64_t K, int64_t P) {
 // Whether y is a class id (of a label or a slot).
 WSV_HOST_DEVICE bool is_class_id(int64_t y, int64_t K) { return y >= 0 && y < K; }
 
-// The K logits of pixel (b, p) start here, a stride of P apart.
-template <typename T>
-WSV_HOST_DEVICE const T* pixel_logits(const Args<T>& a, int64_t b, int64_t p) {
-  return a.logits + b * a.K * a.P + p;
-}
-
-// Adds the pixel's four sums and four counts to acc[0..7]. z: its K logits,
-// zs apart (pixel_logits, or a copy of them).
+// Adds the pixel's four sums and four counts to acc[0..7].
 template <typename T, typename Acc>
-WSV_HOST_DEVICE void forward_pixel(const Args<T>& a, int64_t b, int64_t p, const T* z, int64_t zs,
-                                   Acc* acc) {
+WSV_HOST_DEVICE void forward_pixel(const Args<T>& a, int64_t b, int64_t p, Acc* acc) {
   const int64_t y = a.labels[b * a.P + p];
   if (y == kPadding) return;
   const bool labelled = is_class_id(y, a.K);
-  const T lse = log_sum_exp(z, a.K, zs);
+  const T* z = a.logits + b * a.K * a.P + p;
+  const T lse = log_sum_exp(z, a.K, a.P);
   const T eps = a.eps;
   acc[5] += Acc(1);
   if (labelled) {
-    acc[0] += Acc(lse - z[y * zs]);
+    acc[0] += Acc(lse - z[y * a.P]);
     acc[4] += Acc(1);
   }
   for (int64_t k = 0; k < a.K; ++k) {
-    if (a.absent[b * a.K + k]) acc[1] -= Acc(clog(T(1) - exp_(z[k * zs] - lse), eps));
+    if (a.absent[b * a.K + k]) acc[1] -= Acc(clog(T(1) - exp_(z[k * a.P] - lse), eps));
   }
   for (int64_t s = 0; s < a.S; ++s) {
     const int64_t at = (b * a.S + s) * a.P + p;
     const int64_t k = a.slot_class[b * a.S + s];
     if (!a.mask[at] || !is_class_id(k, a.K)) continue;
-    const T q = exp_(z[k * zs] - lse), r = a.resp[at];
+    const T q = exp_(z[k * a.P] - lse), r = a.resp[at];
     const T log_r = clog(r, eps), log_s = clog(T(1) - r, eps);
     acc[2] -= Acc(r * clog(q, eps) + (T(1) - r) * clog(T(1) - q, eps) + q * log_r +
                   (T(1) - q) * log_s);
@@ -137,45 +130,46 @@ WSV_HOST_DEVICE T sbce_grad_prob(const T* g, T q, T r, T eps) {
                   clog(T(1) - r, eps));
 }
 
-// Gradients of g . (ce, absent, sbce, label) at one pixel, from its K logits
-// z (zs apart): gz, its K entries of grad_logits (gzs apart; written, then
-// added to), and grad_resp (stride P, S entries) from its (b, p).
+// Gradients of g . (ce, absent, sbce, label) at one pixel: grad_logits
+// (stride P, K entries) and grad_resp (stride P, S entries) from their (b, p).
 // Through the softmax dL/dz_j = p_j (G_j - sum_k p_k G_k) with G = dL/dp,
 // which is non-zero only for the absent classes and the slots' classes: the
 // first two loops sum p_k G_k over those, the third writes every class's
 // absent and cross-entropy parts, the last adds the slots' parts.
 template <typename T>
 WSV_HOST_DEVICE void backward_pixel(const Args<T>& a, const T* g, int64_t b, int64_t p,
-                                    const T* z, int64_t zs, T* gz, int64_t gzs, T* grad_resp) {
+                                    T* grad_logits, T* grad_resp) {
+  T* gz = grad_logits + b * a.K * a.P + p;
   T* gr = grad_resp + b * a.S * a.P + p;
   const int64_t y = a.labels[b * a.P + p];
   if (y == kPadding) {
-    for (int64_t k = 0; k < a.K; ++k) gz[k * gzs] = T(0);
+    for (int64_t k = 0; k < a.K; ++k) gz[k * a.P] = T(0);
     for (int64_t s = 0; s < a.S; ++s) gr[s * a.P] = T(0);
     return;
   }
   const bool labelled = is_class_id(y, a.K);
+  const T* z = a.logits + b * a.K * a.P + p;
   const bool* absent = a.absent + b * a.K;
   const int64_t* slot_class = a.slot_class + b * a.S;
-  const T lse = log_sum_exp(z, a.K, zs);
+  const T lse = log_sum_exp(z, a.K, a.P);
   const T eps = a.eps;
   T mean_grad = T(0);
   for (int64_t k = 0; k < a.K; ++k) {
     if (!absent[k]) continue;
-    const T q = exp_(z[k * zs] - lse);
+    const T q = exp_(z[k * a.P] - lse);
     mean_grad += q * absent_grad_prob(g, q, eps);
   }
   for (int64_t s = 0; s < a.S; ++s) {
     const int64_t k = slot_class[s], at = (b * a.S + s) * a.P + p;
     if (!a.mask[at] || !is_class_id(k, a.K)) continue;
-    const T q = exp_(z[k * zs] - lse);
+    const T q = exp_(z[k * a.P] - lse);
     mean_grad += q * sbce_grad_prob(g, q, a.resp[at], eps);
   }
   for (int64_t k = 0; k < a.K; ++k) {
-    const T q = exp_(z[k * zs] - lse);
+    const T q = exp_(z[k * a.P] - lse);
     T grad = q * ((absent[k] ? absent_grad_prob(g, q, eps) : T(0)) - mean_grad);
     if (labelled) grad += g[0] * (q - (k == y ? T(1) : T(0)));
-    gz[k * gzs] = grad;
+    gz[k * a.P] = grad;
   }
   for (int64_t s = 0; s < a.S; ++s) {
     const int64_t k = slot_class[s], at = (b * a.S + s) * a.P + p;
@@ -183,8 +177,8 @@ WSV_HOST_DEVICE void backward_pixel(const Args<T>& a, const T* g, int64_t b, int
       gr[s * a.P] = T(0);
       continue;
     }
-    const T q = exp_(z[k * zs] - lse), r = a.resp[at];
-    gz[k * gzs] += q * sbce_grad_prob(g, q, r, eps);
+    const T q = exp_(z[k * a.P] - lse), r = a.resp[at];
+    gz[k * a.P] += q * sbce_grad_prob(g, q, r, eps);
     const T d_log_r = dclog(r, eps), d_log_s = -dclog(T(1) - r, eps);
     T grad = -g[2] * (clog(q, eps) - clog(T(1) - q, eps) + q * d_log_r + (T(1) - q) * d_log_s);
     if (labelled) grad -= g[3] * (y == k ? d_log_r : d_log_s);

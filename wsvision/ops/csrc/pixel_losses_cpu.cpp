@@ -31,8 +31,7 @@ at::Tensor agmm_pixel_forward_cpu(const at::Tensor& logits, const at::Tensor& la
       for (int64_t block = begin; block < end; ++block) {
         double* acc = part + block * kSums;
         for (int64_t i = block * kBlock; i < std::min(N, (block + 1) * kBlock); ++i) {
-          const int64_t b = i / P, p = i % P;
-          pixel_losses::forward_pixel(args, b, p, pixel_losses::pixel_logits(args, b, p), P, acc);
+          pixel_losses::forward_pixel(args, i / P, i % P, acc);
         }
       }
     });
@@ -58,9 +57,7 @@ std::vector<at::Tensor> agmm_pixel_backward_cpu(const at::Tensor& grad_sums,
     scalar_t* gr = grad_resp.mutable_data_ptr<scalar_t>();
     at::parallel_for(0, B * P, kBlock, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
-        const int64_t b = i / P, p = i % P;
-        pixel_losses::backward_pixel(args, gs, b, p, pixel_losses::pixel_logits(args, b, p), P,
-                                     gz + b * args.K * P + p, P, gr);
+        pixel_losses::backward_pixel(args, gs, i / P, i % P, gz, gr);
       }
     });
   });

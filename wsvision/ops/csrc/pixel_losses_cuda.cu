@@ -1,13 +1,8 @@
 // CUDA kernels of the AGMM pixel losses (the arithmetic is in pixel_losses.h).
 // One thread per pixel (grid-stride): neighbouring threads read neighbouring
-// pixels of each class plane, so every load is coalesced. Each thread copies
-// its pixel's K logits once into its own column of shared memory (when the
-// block has room: K <= 32 in float32, K <= 24 for the backward), where the
-// softmax, the absent classes and the slots read them again; the backward
-// builds the pixel's K logit gradients there too and writes each once. The
-// forward reduces each block's sums in shared memory into one partial row per
-// block; the grid has a fixed size for a given number of pixels, so the sums
-// are reproducible.
+// pixels of each class plane, so every load is coalesced. The forward reduces
+// each block's sums in shared memory into one partial row per block; the grid
+// has a fixed size for a given number of pixels, so the sums are reproducible.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -23,44 +18,15 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = 1024;
 constexpr int kSums = 2 * pixel_losses::kTerms;
-// Shared memory a block may take without opting in to more; the forward's
-// reduction takes kSums x kThreads doubles of it.
-constexpr int64_t kMaxSharedBytes = 48 * 1024;
-constexpr int64_t kReductionBytes = kSums * kThreads * sizeof(double);
-
-// Bytes of shared memory for `planes` (K x kThreads) columns of T, or 0 (no
-// staging: the kernels read and write global memory) when they do not fit in
-// `budget` bytes.
-template <typename T>
-int64_t staging_bytes(int64_t K, int planes, int64_t budget) {
-  const int64_t bytes = planes * K * kThreads * static_cast<int64_t>(sizeof(T));
-  return bytes <= budget ? bytes : 0;
-}
-
-// This thread's column of the staging plane `plane` (stride kThreads).
-template <typename T>
-__device__ T* staging_column(int64_t K, int plane) {
-  extern __shared__ __align__(16) unsigned char staging[];
-  return reinterpret_cast<T*>(staging) + plane * K * kThreads + threadIdx.x;
-}
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    forward_kernel(pixel_losses::Args<T> args, int64_t N, bool staged,
-                   double* __restrict__ partial) {
+    forward_kernel(pixel_losses::Args<T> args, int64_t N, double* __restrict__ partial) {
   __shared__ double shared[kSums][kThreads];
   double acc[kSums] = {};
-  T* column = staging_column<T>(args.K, 0);
   for (int64_t i = blockIdx.x * static_cast<int64_t>(kThreads) + threadIdx.x; i < N;
        i += static_cast<int64_t>(gridDim.x) * kThreads) {
-    const int64_t b = i / args.P, p = i % args.P;
-    const T* z = pixel_losses::pixel_logits(args, b, p);
-    if (staged) {
-      for (int64_t k = 0; k < args.K; ++k) column[k * kThreads] = z[k * args.P];
-      pixel_losses::forward_pixel(args, b, p, column, kThreads, acc);
-    } else {
-      pixel_losses::forward_pixel(args, b, p, z, args.P, acc);
-    }
+    pixel_losses::forward_pixel(args, i / args.P, i % args.P, acc);
   }
 #pragma unroll
   for (int j = 0; j < kSums; ++j) shared[j][threadIdx.x] = acc[j];
@@ -77,27 +43,14 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    backward_kernel(pixel_losses::Args<T> args, int64_t N, bool staged,
-                    const T* __restrict__ grad_sums,
+    backward_kernel(pixel_losses::Args<T> args, int64_t N, const T* __restrict__ grad_sums,
                     T* __restrict__ grad_logits, T* __restrict__ grad_resp) {
   T g[pixel_losses::kTerms];
 #pragma unroll
   for (int j = 0; j < pixel_losses::kTerms; ++j) g[j] = grad_sums[j];
-  T* column = staging_column<T>(args.K, 0);
-  T* grad_column = staging_column<T>(args.K, 1);
   for (int64_t i = blockIdx.x * static_cast<int64_t>(kThreads) + threadIdx.x; i < N;
        i += static_cast<int64_t>(gridDim.x) * kThreads) {
-    const int64_t b = i / args.P, p = i % args.P;
-    const T* z = pixel_losses::pixel_logits(args, b, p);
-    T* gz = grad_logits + (z - args.logits);
-    if (staged) {
-      for (int64_t k = 0; k < args.K; ++k) column[k * kThreads] = z[k * args.P];
-      pixel_losses::backward_pixel(args, g, b, p, column, kThreads, grad_column, kThreads,
-                                   grad_resp);
-      for (int64_t k = 0; k < args.K; ++k) gz[k * args.P] = grad_column[k * kThreads];
-    } else {
-      pixel_losses::backward_pixel(args, g, b, p, z, args.P, gz, args.P, grad_resp);
-    }
+    pixel_losses::backward_pixel(args, g, i / args.P, i % args.P, grad_logits, grad_resp);
   }
 }
 
@@ -117,11 +70,9 @@ at::Tensor agmm_pixel_forward_cuda(const at::Tensor& logits, const at::Tensor& l
   at::Tensor partial = at::empty({blocks, kSums}, logits.options().dtype(at::kDouble));
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(logits.scalar_type(), "agmm_pixel_forward_cuda", [&] {
-    const int64_t smem =
-        staging_bytes<scalar_t>(logits.size(1), 1, kMaxSharedBytes - kReductionBytes);
-    forward_kernel<scalar_t><<<blocks, kThreads, smem, stream>>>(
+    forward_kernel<scalar_t><<<blocks, kThreads, 0, stream>>>(
         pixel_losses::make_args<scalar_t>(logits, labels, absent, resp, mask, slot_class, eps), N,
-        smem > 0, partial.mutable_data_ptr<double>());
+        partial.mutable_data_ptr<double>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
   return partial.sum(0);
@@ -140,10 +91,9 @@ std::vector<at::Tensor> agmm_pixel_backward_cuda(const at::Tensor& grad_sums,
   const at::Tensor g = grad_sums.to(logits.device()).contiguous();
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(logits.scalar_type(), "agmm_pixel_backward_cuda", [&] {
-    const int64_t smem = staging_bytes<scalar_t>(logits.size(1), 2, kMaxSharedBytes);
-    backward_kernel<scalar_t><<<num_blocks(N) * 4, kThreads, smem, stream>>>(
+    backward_kernel<scalar_t><<<num_blocks(N) * 4, kThreads, 0, stream>>>(
         pixel_losses::make_args<scalar_t>(logits, labels, absent, resp, mask, slot_class, eps), N,
-        smem > 0, g.const_data_ptr<scalar_t>(), grad_logits.mutable_data_ptr<scalar_t>(),
+        g.const_data_ptr<scalar_t>(), grad_logits.mutable_data_ptr<scalar_t>(),
         grad_resp.mutable_data_ptr<scalar_t>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
