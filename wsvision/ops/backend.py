@@ -103,7 +103,7 @@ class TorchKernels:
         """
         gathered = torch.gather(grad_sums, 1, segment.clamp(min=0).long()[..., None].expand(
             -1, -1, channels))  # (B, h * w, C)
-        return (gathered * (segment >= 0)[..., None]).transpose(1, 2)
+        return (gathered * (segment >= 0)[..., None]).transpose(1, 2).contiguous()
 
     @staticmethod
     def _pixel_terms(logits, labels, mask, slot_class):
