@@ -22,9 +22,8 @@ DeepLabV3+ on ResNet-101 (``--depth``; output stride 8, 256-channel head) at
 the setting's batch and crop, with each loss variant; the model alone is timed
 with the partial cross-entropy only. ``--profile`` adds an operator table of
 each fused loss path (torch.profiler); ``--compile`` adds the fused CVPR
-loss under ``torch.compile`` (the fused ops are torch.library operators, so
-its graphs break only at the loss's host syncs). Times are medians after a
-warm-up;
+loss under ``torch.compile`` (its graph breaks at the host syncs and the
+fused ops). Times are medians after a warm-up;
 memory is the peak the call adds over its inputs: the CUDA allocator's peak,
 or on the CPU the peak resident set of the loss path in a fresh process
 (``common.cpu_peak_extra_mib``; the training step's is not measured there). A table is

@@ -13,10 +13,6 @@ module is found, in this order:
    ``WSV_OPS_JIT=0`` turns it off;
 3. neither: the PyTorch reference runs, after a one-line warning.
 
-Each op is a ``torch.library`` operator (``torch.ops.wsvision.*``, forward
-and backward) whose body picks the implementation at run time, so
-``torch.compile`` keeps the ops in its graphs.
-
 ``impl='auto'|'torch'|'cpp'|'cuda'`` on every op, or the environment variable
 ``WSV_OPS_IMPL``, forces an implementation; a forced one that is unavailable
 raises instead of falling back. ``python -m wsvision.ops.info`` prints what runs
@@ -107,7 +103,7 @@ class TorchKernels:
         """
         gathered = torch.gather(grad_sums, 1, segment.clamp(min=0).long()[..., None].expand(
             -1, -1, channels))  # (B, h * w, C)
-        return (gathered * (segment >= 0)[..., None]).transpose(1, 2).contiguous()
+        return (gathered * (segment >= 0)[..., None]).transpose(1, 2)
 
     @staticmethod
     def _pixel_terms(logits, labels, mask, slot_class):

@@ -5,55 +5,30 @@ each image. The reference code loops over images and classes in Python;
 :func:`masked_class_mean` sums every (image, class) segment in one kernel call
 (an ``index_add_`` in the PyTorch reference) and divides by the counts.
 """
-from typing import Optional
-
 import torch
-from torch import Tensor
 
 from ..structures import IGNORE_INDEX, UNLABELLED
 from .backend import get_kernels
 from .validation import check_features
 
 
-# sums[b, k, c] = sum of feat[b, c, p] over pixels with segment[b, p] == k, as
-# an operator of its own (torch.library) so that torch.compile keeps it in the
-# graph; its backward is a gather.
-@torch.library.custom_op('wsvision::segment_sum', mutates_args=())
-def _segment_sum(feat: Tensor, segment: Tensor, num_segments: int,
-                 impl: Optional[str]) -> Tensor:
-    return get_kernels(feat.device, impl).segment_sum_forward(feat, segment, num_segments)
+class _SegmentSum(torch.autograd.Function):
+    """sums[b, k, c] = sum of feat[b, c, p] over pixels with segment[b, p] == k."""
 
+    @staticmethod
+    def forward(ctx, feat, segment, num_segments, kernels):
+        ctx.save_for_backward(segment)
+        ctx.feat_shape = feat.shape
+        ctx.kernels = kernels
+        return kernels.segment_sum_forward(feat.contiguous(), segment, num_segments)
 
-@_segment_sum.register_fake
-def _(feat, segment, num_segments, impl):
-    return feat.new_empty(feat.shape[0], num_segments, feat.shape[1])
-
-
-@torch.library.custom_op('wsvision::segment_sum_backward', mutates_args=())
-def _segment_sum_backward(grad_sums: Tensor, segment: Tensor, channels: int,
-                          impl: Optional[str]) -> Tensor:
-    return get_kernels(grad_sums.device, impl).segment_sum_backward(grad_sums, segment, channels)
-
-
-@_segment_sum_backward.register_fake
-def _(grad_sums, segment, channels, impl):
-    return grad_sums.new_empty(grad_sums.shape[0], channels, segment.shape[1])
-
-
-def _segment_sum_setup(ctx, inputs, output):
-    feat, segment, _, ctx.impl = inputs
-    ctx.save_for_backward(segment)
-    ctx.feat_shape = feat.shape
-
-
-def _segment_sum_grad(ctx, grad_sums):
-    segment, = ctx.saved_tensors
-    grad_feat = torch.ops.wsvision.segment_sum_backward(grad_sums.contiguous(), segment,
-                                                        ctx.feat_shape[1], ctx.impl)
-    return grad_feat.view(ctx.feat_shape), None, None, None
-
-
-_segment_sum.register_autograd(_segment_sum_grad, setup_context=_segment_sum_setup)
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_sums):
+        segment, = ctx.saved_tensors
+        grad_feat = ctx.kernels.segment_sum_backward(
+            grad_sums.contiguous(), segment, ctx.feat_shape[1])
+        return grad_feat.view(ctx.feat_shape), None, None, None
 
 
 def _segments(labels, num_classes, ignore, check_labels):
@@ -124,6 +99,6 @@ def masked_class_mean(feat, labels, num_classes, ignore=(UNLABELLED, IGNORE_INDE
                        + segment, B * num_classes).flatten()
     counts = torch.zeros(B * num_classes + 1, dtype=torch.long, device=feat.device).scatter_add_(
         0, rows, torch.ones_like(rows))[:-1].view(B, num_classes)
-    sums = _segment_sum(feat.contiguous(), segment, num_classes, impl)
+    sums = _SegmentSum.apply(feat, segment, num_classes, get_kernels(feat.device, impl))
     means = sums / counts.clamp(min=1)[..., None].to(sums.dtype)
     return means, counts

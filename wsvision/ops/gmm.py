@@ -13,10 +13,7 @@ in a kernel, with phi(t) = t^2 or |t|, and the O(B K h w) rest in PyTorch.
 :func:`naive_gmm_log_likelihood` is the broadcast formulation, kept for the
 benchmark and as an independent check in the tests.
 """
-from typing import Optional, Tuple
-
 import torch
-from torch import Tensor
 
 from .backend import get_kernels
 from .validation import check_features, check_like
@@ -24,52 +21,27 @@ from .validation import check_features, check_like
 DISTS = ('sq_l2', 'l1_mean')
 
 
-# S = sum_c scale * phi(feat - means) as an operator of its own (torch.library),
-# so that torch.compile keeps it in the graph; the kernels' own backward.
-@torch.library.custom_op('wsvision::gmm_distance', mutates_args=())
-def _gmm_distance(feat: Tensor, means: Tensor, scale: Tensor, l1: bool,
-                  impl: Optional[str]) -> Tensor:
-    return get_kernels(feat.device, impl).gmm_distance_forward(feat, means, scale, l1)
+class _GMMDistance(torch.autograd.Function):
+    """S = sum_c scale * phi(feat - means) with the kernels' own backward."""
 
+    @staticmethod
+    def forward(ctx, feat, means, scale, l1, kernels):
+        feat, means, scale = feat.contiguous(), means.contiguous(), scale.contiguous()
+        ctx.save_for_backward(feat, means, scale)
+        ctx.l1 = l1
+        ctx.kernels = kernels
+        return kernels.gmm_distance_forward(feat, means, scale, l1)
 
-@_gmm_distance.register_fake
-def _(feat, means, scale, l1, impl):
-    return feat.new_empty(feat.shape[0], means.shape[1], *feat.shape[2:])
-
-
-@torch.library.custom_op('wsvision::gmm_distance_backward', mutates_args=())
-def _gmm_distance_backward(grad: Tensor, feat: Tensor, means: Tensor, scale: Tensor, l1: bool,
-                           need_means: bool, need_scale: bool,
-                           impl: Optional[str]) -> Tuple[Tensor, Tensor, Tensor]:
-    grads = get_kernels(feat.device, impl).gmm_distance_backward(grad, feat, means, scale, l1,
-                                                                 need_means, need_scale)
-    # An operator returns tensors: an empty one for a gradient not computed.
-    return tuple(feat.new_empty(0) if g is None else g for g in grads)
-
-
-@_gmm_distance_backward.register_fake
-def _(grad, feat, means, scale, l1, need_means, need_scale, impl):
-    return (torch.empty_like(feat), means.new_empty(means.shape if need_means else 0),
-            scale.new_empty(scale.shape if need_scale else 0))
-
-
-def _gmm_distance_setup(ctx, inputs, output):
-    feat, means, scale, ctx.l1, ctx.impl = inputs
-    ctx.save_for_backward(feat, means, scale)
-
-
-def _gmm_distance_grad(ctx, grad):
-    feat, means, scale = ctx.saved_tensors
-    # The parameter gradients are a reduction over every pixel: skip
-    # those that nothing needs (a fixed variance, running centres).
-    _, need_means, need_scale = ctx.needs_input_grad[:3]
-    grad_feat, grad_means, grad_scale = torch.ops.wsvision.gmm_distance_backward(
-        grad.contiguous(), feat, means, scale, ctx.l1, need_means, need_scale, ctx.impl)
-    return (grad_feat, grad_means if need_means else None, grad_scale if need_scale else None,
-            None, None)
-
-
-_gmm_distance.register_autograd(_gmm_distance_grad, setup_context=_gmm_distance_setup)
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        feat, means, scale = ctx.saved_tensors
+        # The parameter gradients are a reduction over every pixel: skip
+        # those that nothing needs (a fixed variance, running centres).
+        _, need_means, need_scale = ctx.needs_input_grad[:3]
+        grad_feat, grad_means, grad_scale = ctx.kernels.gmm_distance_backward(
+            grad.contiguous(), feat, means, scale, ctx.l1, need_means, need_scale)
+        return grad_feat, grad_means, grad_scale, None, None
 
 
 def _check_gmm_inputs(feat, means, log_var, log_pi, dist, valid_mask):
@@ -149,8 +121,8 @@ def gmm_log_likelihood(feat, means, log_var=None, log_pi=None, dist='sq_l2',
     else:
         # phi(z) = sigma^-2 (f - mu)^2 for sq_l2, sigma^-1 |f - mu| for l1_mean.
         scale = torch.exp(-0.5 * log_var if l1 else -log_var).expand(B, K, C)
-    distance = _gmm_distance(feat.contiguous(), means.expand(B, K, C).contiguous(),
-                             scale.contiguous(), l1, impl)
+    kernels = get_kernels(feat.device, impl)
+    distance = _GMMDistance.apply(feat, means.expand(B, K, C), scale, l1, kernels)
     if l1:
         out = -(distance / C).square()
     else:

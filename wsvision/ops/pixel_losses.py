@@ -14,10 +14,7 @@ PyTorch reference, the C++ and the CUDA kernels share the interface of
 separate autograd ops, as the reference code computes them, kept for the
 benchmark and as an independent check in the tests.
 """
-from typing import Optional, Tuple
-
 import torch
-from torch import Tensor
 
 from .backend import TorchKernels, get_kernels
 
@@ -25,47 +22,25 @@ from .backend import TorchKernels, get_kernels
 TERMS = ('ce', 'absent', 'sbce', 'label')
 
 
-# The four sums then the four counts, (8,) float64, as an operator of its own
-# (torch.library) so that torch.compile keeps it in the graph.
-@torch.library.custom_op('wsvision::agmm_pixel_losses', mutates_args=())
-def _pixel_losses(logits: Tensor, labels: Tensor, absent: Tensor, resp: Tensor, mask: Tensor,
-                  slot_class: Tensor, eps: float, impl: Optional[str]) -> Tensor:
-    return get_kernels(logits.device, impl).agmm_pixel_forward(logits, labels, absent, resp,
-                                                               mask, slot_class, eps)
+class _PixelLosses(torch.autograd.Function):
 
+    @staticmethod
+    def forward(ctx, logits, resp, labels, absent, mask, slot_class, eps, kernels):
+        inputs = (logits, labels, absent, resp, mask, slot_class)
+        out = kernels.agmm_pixel_forward(*inputs, eps)
+        ctx.save_for_backward(*inputs)
+        ctx.eps, ctx.kernels = eps, kernels
+        sums, counts = out[:4].to(logits.dtype), out[4:].to(logits.dtype)
+        ctx.mark_non_differentiable(counts)
+        return sums, counts
 
-@_pixel_losses.register_fake
-def _(logits, labels, absent, resp, mask, slot_class, eps, impl):
-    return logits.new_empty(8, dtype=torch.float64)
-
-
-@torch.library.custom_op('wsvision::agmm_pixel_losses_backward', mutates_args=())
-def _pixel_losses_backward(grad_sums: Tensor, logits: Tensor, labels: Tensor, absent: Tensor,
-                           resp: Tensor, mask: Tensor, slot_class: Tensor, eps: float,
-                           impl: Optional[str]) -> Tuple[Tensor, Tensor]:
-    grad_logits, grad_resp = get_kernels(logits.device, impl).agmm_pixel_backward(
-        grad_sums, logits, labels, absent, resp, mask, slot_class, eps)
-    return grad_logits, grad_resp
-
-
-@_pixel_losses_backward.register_fake
-def _(grad_sums, logits, labels, absent, resp, mask, slot_class, eps, impl):
-    return torch.empty_like(logits), torch.empty_like(resp)
-
-
-def _pixel_losses_setup(ctx, inputs, output):
-    *tensors, ctx.eps, ctx.impl = inputs
-    ctx.save_for_backward(*tensors)
-
-
-def _pixel_losses_grad(ctx, grad):
-    logits = ctx.saved_tensors[0]
-    grad_logits, grad_resp = torch.ops.wsvision.agmm_pixel_losses_backward(
-        grad[:4].to(logits.dtype).contiguous(), *ctx.saved_tensors, ctx.eps, ctx.impl)
-    return grad_logits, None, None, grad_resp, None, None, None, None
-
-
-_pixel_losses.register_autograd(_pixel_losses_grad, setup_context=_pixel_losses_setup)
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_sums, grad_counts):
+        logits = ctx.saved_tensors[0]
+        grad_logits, grad_resp = ctx.kernels.agmm_pixel_backward(
+            grad_sums.to(logits.dtype).contiguous(), *ctx.saved_tensors, ctx.eps)
+        return grad_logits, grad_resp, None, None, None, None, None, None
 
 
 def agmm_pixel_losses(logits, labels, absent, resp, mask, slot_class, eps=1e-6, impl=None):
@@ -104,10 +79,10 @@ def agmm_pixel_losses(logits, labels, absent, resp, mask, slot_class, eps=1e-6, 
         entries at labelled pixels. A term's mean is ``sums / counts.clamp(min=1)``.
     """
     _check_inputs(logits, labels, absent, resp, mask, slot_class)
-    out = _pixel_losses(logits.contiguous(), labels.contiguous(), absent.contiguous(),
-                        resp.contiguous(), mask.contiguous(), slot_class.contiguous(),
-                        float(eps), impl)
-    return out[:4].to(logits.dtype), out[4:].detach().to(logits.dtype)
+    kernels = get_kernels(logits.device, impl)
+    return _PixelLosses.apply(logits.contiguous(), resp.contiguous(), labels.contiguous(),
+                              absent.contiguous(), mask.contiguous(), slot_class.contiguous(),
+                              float(eps), kernels)
 
 
 def _check_inputs(logits, labels, absent, resp, mask, slot_class):
