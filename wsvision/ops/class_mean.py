@@ -93,12 +93,10 @@ def masked_class_mean(feat, labels, num_classes, ignore=(UNLABELLED, IGNORE_INDE
         raise ValueError(f'num_classes must be a positive int, got {num_classes!r}')
     ignore = {ignore} if isinstance(ignore, int) else set(ignore)
     segment = _segments(labels, num_classes, ignore, check_labels)
-    # Pixels counted per (image, class), ignored ones in a last spare bin: no
-    # host sync (a boolean index or bincount would wait for the GPU).
-    rows = torch.where(segment >= 0, torch.arange(B, device=feat.device)[:, None] * num_classes
-                       + segment, B * num_classes).flatten()
-    counts = torch.zeros(B * num_classes + 1, dtype=torch.long, device=feat.device).scatter_add_(
-        0, rows, torch.ones_like(rows))[:-1].view(B, num_classes)
-    sums = _SegmentSum.apply(feat, segment, num_classes, get_kernels(feat.device, impl))
-    means = sums / counts.clamp(min=1)[..., None].to(sums.dtype)
-    return means, counts
+    kernels = get_kernels(feat.device, impl)
+    sums = _SegmentSum.apply(feat, segment, num_classes, kernels)
+    # The pixels of each (image, class): the same segment sum over ones (exact
+    # below 2^24 pixels), with no host sync (bincount would wait for the GPU).
+    pixels = kernels.segment_sum_forward(feat.new_ones(B, 1, h, w), segment, num_classes)
+    means = sums / pixels.clamp(min=1)
+    return means, pixels[..., 0].long()

@@ -83,6 +83,7 @@ highest, and those where every tagged object's is lowest as background: the
 CAMs seed the labels and the mixture refines them. ``prior_weight`` > 0
 also multiplies the posterior by the network's probabilities.
 """
+import functools
 import math
 from typing import Dict, List, NamedTuple, Optional
 
@@ -111,6 +112,19 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp(min=1)
 
 
+@functools.lru_cache(maxsize=None)
+def _label_codes(num_classes: int, device: torch.device) -> torch.Tensor:
+    """What ``feature_labels`` makes of each label value v, at index v + 1 for
+    v clamped to [-1, 256]: its class id, K when unlabelled, K + 1 on
+    padding, -1 for any other value."""
+    codes = torch.full((258, ), -1, dtype=torch.long)
+    for value, code in ((UNLABELLED, num_classes), (IGNORE_INDEX, num_classes + 1)):
+        codes[value + 1] = code
+    classes = min(num_classes, 256)
+    codes[1:classes + 1] = torch.arange(classes)
+    return codes.to(device)
+
+
 def feature_labels(labels: torch.Tensor, size, num_classes: int) -> torch.Tensor:
     """Sparse labels (B, H, W) -> (B, h, w) at the feature resolution.
 
@@ -121,9 +135,7 @@ def feature_labels(labels: torch.Tensor, size, num_classes: int) -> torch.Tensor
     ``IGNORE_INDEX`` when all of them are padding.
     """
     K = num_classes
-    # Each pixel's code: its class, K when unlabelled, K + 1 on padding, -1 otherwise.
-    codes = torch.where((labels >= 0) & (labels < K), labels, torch.where(
-        labels == UNLABELLED, K, torch.where(labels == IGNORE_INDEX, K + 1, -1)))
+    codes = _label_codes(K, labels.device)[labels.clamp(-1, 256) + 1]
     if (codes < 0).any():
         bad = torch.unique(labels[codes < 0]).tolist()
         raise ValueError(f'labels hold values {bad[:10]} that are neither class ids in '
