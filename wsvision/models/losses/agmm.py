@@ -83,7 +83,6 @@ highest, and those where every tagged object's is lowest as background: the
 CAMs seed the labels and the mixture refines them. ``prior_weight`` > 0
 also multiplies the posterior by the network's probabilities.
 """
-import functools
 import math
 from typing import Dict, List, NamedTuple, Optional
 
@@ -112,19 +111,6 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp(min=1)
 
 
-@functools.lru_cache(maxsize=None)
-def _label_codes(num_classes: int, device: torch.device) -> torch.Tensor:
-    """What ``feature_labels`` makes of each label value v, at index v + 1 for
-    v clamped to [-1, 256]: its class id, K when unlabelled, K + 1 on
-    padding, -1 for any other value."""
-    codes = torch.full((258, ), -1, dtype=torch.long)
-    for value, code in ((UNLABELLED, num_classes), (IGNORE_INDEX, num_classes + 1)):
-        codes[value + 1] = code
-    classes = min(num_classes, 256)
-    codes[1:classes + 1] = torch.arange(classes)
-    return codes.to(device)
-
-
 def feature_labels(labels: torch.Tensor, size, num_classes: int) -> torch.Tensor:
     """Sparse labels (B, H, W) -> (B, h, w) at the feature resolution.
 
@@ -135,7 +121,9 @@ def feature_labels(labels: torch.Tensor, size, num_classes: int) -> torch.Tensor
     ``IGNORE_INDEX`` when all of them are padding.
     """
     K = num_classes
-    codes = _label_codes(K, labels.device)[labels.clamp(-1, 256) + 1]
+    # Each pixel's code: its class, K when unlabelled, K + 1 on padding, -1 otherwise.
+    codes = torch.where((labels >= 0) & (labels < K), labels, torch.where(
+        labels == UNLABELLED, K, torch.where(labels == IGNORE_INDEX, K + 1, -1)))
     if (codes < 0).any():
         bad = torch.unique(labels[codes < 0]).tolist()
         raise ValueError(f'labels hold values {bad[:10]} that are neither class ids in '
@@ -337,8 +325,8 @@ class OnlineGaussianMixture(nn.Module):
 
         feat: (B, C, h, w); assignment: (B, h, w) component (class) of each
         pixel, ``UNLABELLED`` / ``IGNORE_INDEX`` (or any value outside
-        [0, K)) for none. The per-class
-        pixel counts, feature sums and squared-feature sums are summed over
+        [0, K)) for none. The per-class pixel counts, feature sums and
+        squared-feature sums are summed over
         DDP ranks before the EMA (a no-op without a process group), so every
         rank holds the same statistics, those of the union of the batches.
         A class seen for the first time takes the batch estimate as is.
@@ -556,20 +544,20 @@ class AGMMLoss(nn.Module):
     def _image_tags(self, data_samples: List[SegDataSample], in_crop: torch.Tensor):
         """(B, K) bool: ``gt_tags`` of each sample, or the classes labelled in
         the crop for a sample without tags."""
-        has_tags = ['gt_tags' in sample for sample in data_samples]
-        if not any(has_tags):
+        if not any('gt_tags' in sample for sample in data_samples):
             return in_crop
         rows = []
         for index, sample in enumerate(data_samples):
-            tags = (torch.as_tensor(sample.gt_tags, device=in_crop.device) if has_tags[index]
-                    else in_crop.new_zeros(self.num_classes))
+            if 'gt_tags' not in sample:
+                rows.append(in_crop[index])
+                continue
+            tags = torch.as_tensor(sample.gt_tags, device=in_crop.device)
             if tags.shape != (self.num_classes, ):
                 raise ValueError(f'{sample.metainfo.get("img_path", f"sample {index}")}: '
                                  f'gt_tags has shape {tuple(tags.shape)}, expected '
                                  f'({self.num_classes},)')
-            rows.append(tags.float())
-        tags = torch.stack(rows) > 0.5
-        return torch.where(torch.tensor(has_tags, device=in_crop.device)[:, None], tags, in_crop)
+            rows.append(tags > 0.5)
+        return torch.stack(rows)
 
     def _posterior(self, feat, means, in_crop, cell_mask, cell_valid, logits):
         """E-step: posterior over each cell's candidate classes, (B, K, h, w).
