@@ -7,7 +7,8 @@ normal configs and tools (``tools/train.py``, ``tools/test.py``):
 1. trains the DeFRCN-style detector on the base classes
    (``configs/ps_ttl/defrcn_r18_fpn_fashionscenes-fewshot-split1-base.py``);
 2. for each K in 1/2/3/5/10 fine-tunes it on base + K-shot novel
-   (``...-split1-<K>shot.py``, seed-0 shots);
+   (``...-split1-<K>shot.py``, the K-shot sample of ``--shot-seed``, 0 by
+   default);
 3. runs PS-TTL on the test stream from that fine-tuned model
    (``configs/ps_ttl/ps-ttl_...-split1-<K>shot.py``), which evaluates before
    (= the fine-tuned model) and after test-time learning, and once more
@@ -19,6 +20,10 @@ pseudo-label quality, options, seed, git commit, wall times) and
 ``fsod_table.png`` to ``--work-dir``. Splits 2 and 3 reuse the split-1
 configs with their class lists and annotation files. A finished run (its
 ``result.json``) is reused when the command is repeated.
+
+The builder writes several K-shot samples (``fewshot/seed<N>``, as in TFA's
+protocol). ``--shot-seed N`` fine-tunes on sample N: it reuses the base model
+of the same work dir, and its runs and outputs end in ``_seed<N>``.
 
 Quick check::
 
@@ -59,6 +64,9 @@ def parse_args(argv=None):
         cfg_options_help='overrides passed to every run')
     parser.add_argument('--split', type=int, default=1, choices=(1, 2, 3),
                         help='base / novel class split')
+    parser.add_argument('--shot-seed', type=int, default=0,
+                        help='which K-shot sample (fewshot/seed<N>) to '
+                        'fine-tune on')
     parser.add_argument('--shots', help='comma-separated K (default: those '
                         'of 1,2,3,5,10 that the build has)')
     args = parse_common_args(parser, argv)
@@ -226,6 +234,11 @@ def main(argv=None):
     if missing:
         sys.exit(f'error: the {args.preset} build has no K={missing} shots '
                  f'(it has {info["shots"]}); pass --shots')
+    if args.shot_seed not in info['seeds']:
+        sys.exit(f'error: the {args.preset} build has no K-shot sample of seed '
+                 f'{args.shot_seed} (it has {info["seeds"]}); pass --shot-seed')
+    shot_dir = f'fewshot/seed{args.shot_seed}'
+    tag = f'_seed{args.shot_seed}' if args.shot_seed else ''
     scale = args.iters_scale * PRESET_SCALE[args.preset]
     common = data_options(args.data) + args.cfg_options
     parse_cfg_options(common)  # fail early on a malformed option
@@ -243,10 +256,10 @@ def main(argv=None):
     ttl_cfg = load_config(osp.join(REPO, TTL_CONFIG.format(k=SHOTS[0])))
     records, table = {}, {}
     for k in args.shots:
-        k_ann = f'fewshot/seed0/split{args.split}_{k}shot.json'
+        k_ann = f'{shot_dir}/split{args.split}_{k}shot.json'
         finetune_cfg = FINETUNE_CONFIG.format(k=k)
         ttl_config = split_config(TTL_CONFIG.format(k=k), args.split, novel, out)
-        ft_ckpt = train(f'finetune_{k}shot', split_config(
+        ft_ckpt = train(f'finetune_{k}shot{tag}', split_config(
             finetune_cfg, args.split, novel, out), common + [
                 f'load_from={base_ckpt}'] + train_options(
                     args.data, finetune_cfg, k_ann, scale), out)
@@ -254,19 +267,21 @@ def main(argv=None):
                                    ttl_cfg.test_cfg.stream_dataloader.batch_size,
                                    args.iters_scale)
         records[k] = dict(
-            ttl=test_time_learning(f'ps-ttl_{k}shot', ttl_config, ft_ckpt,
+            ttl=test_time_learning(f'ps-ttl_{k}shot{tag}', ttl_config, ft_ckpt,
                                    ttl, out),
             ttl_no_soft=test_time_learning(
-                f'ps-ttl-no-soft_{k}shot', ttl_config, ft_ckpt,
+                f'ps-ttl-no-soft_{k}shot{tag}', ttl_config, ft_ckpt,
                 ttl + ['model.soft_label_weight=0.0',
                        'test_cfg.evaluate_before=False'], out))
         table[k] = row_metrics(records[k])
 
     print(f'\nFashionScenes few-shot split {args.split} ({args.preset}), '
-          f'novel: {", ".join(split_info["novel_classes"])}')
+          f'shot seed {args.shot_seed}, novel: '
+          f'{", ".join(split_info["novel_classes"])}')
     print(format_table(table))
     result = dict(preset=args.preset, split=args.split, data=args.data,
                   iters_scale=args.iters_scale, seed=args.seed,
+                  shot_seed=args.shot_seed,
                   git_commit=git_commit(), wall_s=round(time.time() - start, 1),
                   novel_classes=split_info['novel_classes'], table=table,
                   pl_quality={k: {name: {key: rec[name]['metrics'].get(f'ttl/{key}')
@@ -274,11 +289,12 @@ def main(argv=None):
                                   for name in ('ttl', 'ttl_no_soft')}
                               for k, rec in records.items()},
                   runs=records)
-    with open(osp.join(out, 'fsod_table.json'), 'w') as f:
+    with open(osp.join(out, f'fsod_table{tag}.json'), 'w') as f:
         json.dump(result, f, indent=2)
-    plot(table, osp.join(out, 'fsod_table.png'),
-         f'FashionScenes few-shot split {args.split} ({args.preset})')
-    print(f'wrote {out}/fsod_table.json and fsod_table.png')
+    plot(table, osp.join(out, f'fsod_table{tag}.png'),
+         f'FashionScenes few-shot split {args.split} ({args.preset}), '
+         f'shot seed {args.shot_seed}')
+    print(f'wrote {out}/fsod_table{tag}.json and fsod_table{tag}.png')
     return result
 
 
