@@ -326,10 +326,10 @@ class OnlineGaussianMixture(nn.Module):
         feat: (B, C, h, w); assignment: (B, h, w) component (class) of each
         pixel, ``UNLABELLED`` / ``IGNORE_INDEX`` (or any value outside
         [0, K)) for none. The per-class pixel counts, feature sums and
-        squared-feature sums are summed over
-        DDP ranks before the EMA (a no-op without a process group), so every
-        rank holds the same statistics, those of the union of the batches.
-        A class seen for the first time takes the batch estimate as is.
+        squared-feature sums are summed over DDP ranks before the EMA (a
+        no-op without a process group), so every rank holds the same
+        statistics, those of the union of the batches. A class seen for the
+        first time takes the batch estimate as is.
         """
         feat = feat.detach().float()
         # Means of f and f^2 in one reduction.
