@@ -33,6 +33,9 @@ class ResNet(BaseModule):
         strides: per-stage strides; with ``dilations`` they set the output
             stride (e.g. strides (1, 2, 1, 1) and dilations (1, 1, 2, 4) give
             output stride 8).
+        stem_pool: keep the stem's max-pool (stride 4 before stage 1). Without
+            it the stem has stride 2, as in ResNets for small images: each
+            stage sees twice the resolution at four times the cost.
         out_indices: which stages (0..3) to return.
         norm_eval: keep every BatchNorm in eval mode while training: its
             running statistics stay those it was loaded with (its affine
@@ -44,6 +47,7 @@ class ResNet(BaseModule):
     def __init__(self, depth: int = 18, base_channels: int = 64,
                  in_channels: int = 3, strides: Sequence[int] = (1, 2, 2, 2),
                  dilations: Sequence[int] = (1, 1, 1, 1),
+                 stem_pool: bool = True,
                  out_indices: Sequence[int] = (0, 1, 2, 3), norm_eval: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
@@ -56,7 +60,7 @@ class ResNet(BaseModule):
         self.conv1 = nn.Conv2d(in_channels, base_channels, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(base_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.maxpool = nn.MaxPool2d(3, 2, 1) if stem_pool else nn.Identity()
         self.inplanes = base_channels
         self.out_channels = []
         for i, num_blocks in enumerate(stage_blocks):
