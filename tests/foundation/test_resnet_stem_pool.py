@@ -17,7 +17,8 @@ def test_without_stem_pool_every_stage_doubles_its_resolution():
     # Same weights, same stem: stage 1 of the pooled net is the unpooled
     # net's stage 1 run on the max-pooled stem output.
     unpooled.load_state_dict(pooled.state_dict())
-    pooled.eval(), unpooled.eval()
+    pooled.eval()
+    unpooled.eval()
     with torch.no_grad():
         stem = unpooled.relu(unpooled.bn1(unpooled.conv1(x)))
         expected = unpooled.layer1(torch.nn.functional.max_pool2d(stem, 3, 2, 1))
