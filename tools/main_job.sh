@@ -12,8 +12,12 @@ CONFIG=${CONFIG:-configs/agmm/agmm_deeplabv3plus_r18_fashionscenes-scribble.py}
 WEAK=${WEAK:-scribbles}
 WORK_DIR=work_dirs/$(basename "$CONFIG" .py)
 
-[ -f "$DATA/meta.json" ] || "$PYTHON" tools/data/build_fashion_scenes.py \
-    --preset cpu --out "$DATA"
+# An existing build must be today's `cpu` preset (--check says what differs).
+if [ -f "$DATA/meta.json" ]; then
+    "$PYTHON" tools/data/build_fashion_scenes.py --preset cpu --out "$DATA" --check
+else
+    "$PYTHON" tools/data/build_fashion_scenes.py --preset cpu --out "$DATA"
+fi
 [ -d "$DATA/train/weak/$WEAK" ] || "$PYTHON" tools/data/make_weak_labels.py \
     --data "$DATA" --split train --type "$WEAK"
 "$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --resume \

@@ -41,11 +41,12 @@ def build_train_config(args):
         args.config)
     if args.amp:
         import torch
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
         if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        else:
-            cfg.optim_wrapper.dtype = 'bfloat16'
+        else:  # mmengine's AmpOptimWrapper refuses CPUs; bf16 needs no scaler
+            cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
+            cfg.optim_wrapper.enabled = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

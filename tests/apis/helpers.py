@@ -30,7 +30,7 @@ def write_tiny_seg_config(folder, num_classes: int = len(SEG_CLASSES),
     """The segmentation baseline at ResNet base width 8."""
     return write_config(folder, name, SEG_BASE, f"""model = dict(
     backbone=dict(base_channels=8),
-    decode_head=dict(in_channels=64, low_level_channels=8, channels=16,
+    decode_head=dict(in_channels=64, low_level_channels=16, channels=16,
                      num_classes={num_classes}))
 """)
 

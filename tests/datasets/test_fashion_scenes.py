@@ -280,3 +280,37 @@ def test_command_line(tmp_path, monkeypatch):
     assert os.path.isfile(os.path.join(out, 'ovd', 'classes.json'))
     with pytest.raises(SystemExit, match="unknown FashionScenes parameter 'x'"):
         main(['--preset', 'tiny', '--out', out, '--set', 'x=1'])
+
+
+def test_build_mismatch_names_what_differs(tiny_scenes, tmp_path):
+    """A build checks out against its own preset and names every difference
+    otherwise; the CLI's --check exits 1 with that reason."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from wsvision.datasets.fashion_scenes import build_mismatch
+    assert build_mismatch(tiny_scenes, 'tiny', 0) is None
+    reason = build_mismatch(tiny_scenes, 'tiny', 0, num_train=25, canvas=48)
+    assert 'num_train 24 (now 25)' in reason and 'canvas 64 (now 48)' in reason
+    assert 'seed 0, not' in build_mismatch(tiny_scenes, 'tiny', 1)
+    assert "'tiny' build" in build_mismatch(tiny_scenes, 'cpu', 0)
+    assert 'meta.json not found' in build_mismatch(str(tmp_path), 'tiny', 0)
+
+    meta_path = os.path.join(tiny_scenes, 'meta.json')
+    with open(meta_path) as f:
+        meta_before = f.read()
+    tool = os.path.join(REPO, 'tools', 'data', 'build_fashion_scenes.py')
+    env = dict(os.environ, PYTHONPATH=REPO)
+    ok = subprocess.run([sys.executable, tool, '--preset', 'tiny', '--out',
+                         tiny_scenes, '--check'], env=env, capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stderr
+    stale = subprocess.run([sys.executable, tool, '--preset', 'tiny', '--out',
+                            tiny_scenes, '--check', '--num-train', '25'],
+                           env=env, capture_output=True, text=True)
+    assert stale.returncode == 1
+    assert stale.stderr.strip().splitlines()[-1].startswith(
+        'error: ') and 'num_train 24 (now 25)' in stale.stderr
+    with open(meta_path) as f:
+        assert f.read() == meta_before  # --check builds nothing

@@ -32,7 +32,7 @@ import os.path as osp
 import sys
 import time
 
-from wsvision.datasets.fashion_scenes import build_fashion_scenes
+from wsvision.datasets.fashion_scenes import build_fashion_scenes, build_mismatch
 from wsvision.datasets.io import load_json
 from wsvision.utils.config import load_config
 from wsvision.weak_labels import (WEAK_LABEL_TYPES, CocoSplitSource, build_weak_labeler,
@@ -78,10 +78,9 @@ def prepare_data(data: str, preset: str, seed: int, label_types) -> None:
     if not osp.isfile(meta_path):
         print(f'building FashionScenes ({preset}) in {data}')
         build_fashion_scenes(data, preset=preset, seed=seed, progress=True)
-    meta = load_json(meta_path)
-    if meta.get('preset') != preset:
-        sys.exit(f'error: {meta_path} is a {meta.get("preset")!r} build, not {preset!r}; '
-                 'pass --data for another folder')
+    reason = build_mismatch(data, preset, seed)
+    if reason:
+        sys.exit(f'error: {reason}; pass --data for another folder')
     weak_dir = osp.join(data, 'train', 'weak')
     missing = [t for t in label_types if not osp.isfile(osp.join(weak_dir, t, 'meta.json'))]
     if missing:

@@ -6,6 +6,8 @@ Examples::
     python tools/data/build_fashion_scenes.py --preset tiny --out /tmp/fs --canvas 48
     python tools/data/build_fashion_scenes.py --preset cpu --out data/fashion_scenes \
         --variant all --set foggy_num_train=500
+    python tools/data/build_fashion_scenes.py --preset cpu --out data/fashion_scenes \
+        --check   # exit 1, saying what differs, unless OUT holds this build
 """
 import argparse
 import ast
@@ -13,7 +15,7 @@ import sys
 
 from wsvision.datasets.fashion_scenes import (PRESETS, VARIANTS,
                                               build_fashion_scenes,
-                                              build_variant)
+                                              build_mismatch, build_variant)
 from wsvision.datasets.io import DataError
 
 
@@ -42,6 +44,9 @@ def parse_args(argv=None):
                         metavar='KEY=VALUE',
                         help='override any preset parameter, e.g. '
                         'fewshot_seeds=5 or foggy_blur=(0.5,1.0)')
+    parser.add_argument('--check', action='store_true',
+                        help='build nothing; exit 1 with the reason unless '
+                        'OUT holds the core splits this command would build')
     return parser.parse_args(argv)
 
 
@@ -67,6 +72,14 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         overrides = overrides_from(args)
+        if args.check:
+            reason = build_mismatch(args.out, args.preset, args.seed,
+                                    **overrides)
+            if reason:
+                sys.exit(f'error: {reason}; build it again into an empty '
+                         'folder (or another --out)')
+            print(f'{args.out} holds the {args.preset!r} build')
+            return
         common = dict(preset=args.preset, source=args.source, seed=args.seed,
                       progress=True, **overrides)
         if args.variant in ('core', 'all'):

@@ -1,6 +1,6 @@
 """Turn a training checkpoint into a zoo file and print its metafile entry.
 
-    python tools/model_zoo/publish_model.py WORK_DIR/iter_5400.pth \\
+    python tools/model_zoo/publish_model.py WORK_DIR/iter_10800.pth \\
         --out-dir checkpoints --fp16 [--metrics metrics.json]
 
 The published file keeps the weights and ``meta`` (the config text, the

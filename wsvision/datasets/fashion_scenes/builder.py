@@ -64,7 +64,7 @@ PRESETS = {
                  ps_gallery_size=16),
     # The benchmark scale for 2 CPU cores.
     'cpu': dict(_COMMON, canvas=64, item_size=(24, 44), min_items=1,
-                max_items=3, num_train=4000, num_val=300, num_test=300,
+                max_items=3, num_train=16000, num_val=300, num_test=300,
                 foggy_num_train=2000, foggy_num_val=300, foggy_num_test=300,
                 ps_num_train=2000, ps_num_val=400, ps_num_test=400),
     'gpu': dict(_COMMON, canvas=128, item_size=(20, 64), min_items=1,
@@ -229,6 +229,34 @@ def build_fashion_scenes(out_dir: str, preset: str = 'cpu', source=None,
     ordered = {split: counts[split] for split in CORE_SPLITS if split in counts}
     return write_meta(meta_path, 'fashion_scenes', preset, seed, params,
                       ordered)
+
+
+def build_mismatch(out_dir: str, preset: str = 'cpu', seed: int = 0,
+                   **overrides) -> Optional[str]:
+    """Why the core build in ``out_dir`` is not what ``preset`` (with
+    ``seed`` and ``overrides``) builds today, or None when it is: a missing
+    meta.json or split, another preset or seed, or parameters that have
+    changed since (named with both values)."""
+    meta_path = os.path.join(out_dir, 'meta.json')
+    if not os.path.isfile(meta_path):
+        return f'{meta_path} not found'
+    meta = load_json(meta_path)
+    if (meta.get('preset'), meta.get('seed')) != (preset, seed):
+        return (f'{out_dir} is a {meta.get("preset")!r} build with seed '
+                f'{meta.get("seed")}, not {preset!r} with seed {seed}')
+    want = json_params(resolve_params(preset, seed, overrides))
+    have = meta.get('params', {})
+    changed = [f'{key} {have.get(key)!r} (now {want.get(key)!r})'
+               for key in sorted(set(want) | set(have))
+               if have.get(key) != want.get(key)]
+    if changed:
+        return (f'{out_dir} was built with other {preset!r} parameters: '
+                + ', '.join(changed))
+    missing = [split for split in CORE_SPLITS
+               if split not in meta.get('splits', {})]
+    if missing:
+        return f'{out_dir} lacks the split(s) {", ".join(missing)}'
+    return None
 
 
 def previous_split_counts(meta_path: str, preset: str, seed: int,

@@ -105,13 +105,18 @@ class EncoderDecoder(TaskModel):
     def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
         seg_logits, feat = self.encode_decode(inputs)
         terms = {}
-        for loss_module in self.losses:
-            for name, value in loss_module(seg_logits=seg_logits, feat=feat,
-                                           data_samples=data_samples,
-                                           inputs=inputs).items():
-                if name in terms:
-                    raise ValueError(f'two losses both return the term {name!r}')
-                terms[name] = value
+        # Losses (mixture statistics, soft-max, log) run in float32 even when
+        # the network runs under mixed-precision autocast.
+        with torch.autocast(inputs.device.type, enabled=False):
+            seg_logits, feat = seg_logits.float(), feat.float()
+            for loss_module in self.losses:
+                for name, value in loss_module(
+                        seg_logits=seg_logits, feat=feat,
+                        data_samples=data_samples, inputs=inputs).items():
+                    if name in terms:
+                        raise ValueError(
+                            f'two losses both return the term {name!r}')
+                    terms[name] = value
         return terms
 
     def predict(self, inputs, data_samples=None) -> List[SegDataSample]:
