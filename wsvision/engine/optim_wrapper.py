@@ -20,8 +20,8 @@ def bf16_native(device_type: str = 'cpu') -> bool:
     """True where bfloat16 matrix units make autocast faster than float32."""
     if device_type == 'cuda':
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return bool(torch.cpu._is_amx_tile_supported()
-                or torch.cpu._is_avx512_bf16_supported())
+    probes = ('_is_amx_tile_supported', '_is_avx512_bf16_supported')
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
 @OPTIM_WRAPPERS.register_module()
