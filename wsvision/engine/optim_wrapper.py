@@ -4,8 +4,8 @@ mmengine's ``AmpOptimWrapper`` refuses to build on a CPU-only machine. bfloat16
 has float32's exponent range, so it needs no loss scaling: this wrapper only
 runs the forward pass under ``torch.autocast``. On a CPU with AMX units
 (``bf16_native()``), a training step of the FashionScenes DeepLabV3+ takes
-0.083 s instead of 0.134 s in float32 (2 threads). Without bfloat16 units the
-conversions cost more than they save, so ``enabled='auto'`` trains in float32
+0.083 s instead of 0.134 s in float32 (2 threads). Without bfloat16 units
+there is no such gain to expect, so ``enabled='auto'`` trains in float32
 there, with a one-line message.
 """
 from contextlib import contextmanager
