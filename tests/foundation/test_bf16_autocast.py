@@ -7,7 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tests.conftest import small_seg_config
+from tests.conftest import (REPO, SEG_CONFIG, small_seg_config,
+                            small_seg_options)
 from wsvision.engine import optim_wrapper as ow
 from wsvision.registry import MODELS, OPTIM_WRAPPERS
 from wsvision.structures import PixelData, SegDataSample
@@ -84,7 +85,6 @@ def test_bad_enabled_value_names_the_key(tiny_scenes, tmp_path):
 
 
 def test_train_cli_amp_on_cpu(tiny_scenes, tmp_path, cli_env):
-    from tests.conftest import REPO, SEG_CONFIG, small_seg_options
     cmd = [sys.executable, f'{REPO}/tools/train.py', SEG_CONFIG, '--amp',
            '--work-dir', str(tmp_path),
            '--cfg-options', *small_seg_options(tiny_scenes, max_iters=2)]

@@ -241,21 +241,31 @@ def build_mismatch(out_dir: str, preset: str = 'cpu', seed: int = 0,
     if not os.path.isfile(meta_path):
         return f'{meta_path} not found'
     meta = load_json(meta_path)
-    if (meta.get('preset'), meta.get('seed')) != (preset, seed):
-        return (f'{out_dir} is a {meta.get("preset")!r} build with seed '
-                f'{meta.get("seed")}, not {preset!r} with seed {seed}')
-    want = json_params(resolve_params(preset, seed, overrides))
-    have = meta.get('params', {})
-    changed = [f'{key} {have.get(key)!r} (now {want.get(key)!r})'
-               for key in sorted(set(want) | set(have))
-               if have.get(key) != want.get(key)]
-    if changed:
-        return (f'{out_dir} was built with other {preset!r} parameters: '
-                + ', '.join(changed))
+    reason = meta_mismatch(meta, preset, seed,
+                           resolve_params(preset, seed, overrides))
+    if reason:
+        return f'{out_dir} {reason}'
     missing = [split for split in CORE_SPLITS
                if split not in meta.get('splits', {})]
     if missing:
         return f'{out_dir} lacks the split(s) {", ".join(missing)}'
+    return None
+
+
+def meta_mismatch(meta: dict, preset: str, seed: int,
+                  params: dict) -> Optional[str]:
+    """How a meta.json differs from ``preset``, ``seed`` and ``params``
+    (naming each changed parameter with both values), or None."""
+    if (meta.get('preset'), meta.get('seed')) != (preset, seed):
+        return (f'is a {meta.get("preset")!r} build with seed '
+                f'{meta.get("seed")}, not {preset!r} with seed {seed}')
+    want, have = json_params(params), meta.get('params', {})
+    changed = [f'{key} {have.get(key)!r} (now {want.get(key)!r})'
+               for key in sorted(set(want) | set(have))
+               if have.get(key) != want.get(key)]
+    if changed:
+        return (f'was built with other {preset!r} parameters: '
+                + ', '.join(changed))
     return None
 
 
@@ -266,6 +276,5 @@ def previous_split_counts(meta_path: str, preset: str, seed: int,
     if not os.path.isfile(meta_path):
         return {}
     meta = load_json(meta_path)
-    same = (meta.get('preset') == preset and meta.get('seed') == seed
-            and meta.get('params') == json_params(params))
+    same = meta_mismatch(meta, preset, seed, params) is None
     return dict(meta.get('splits', {})) if same else {}
