@@ -230,6 +230,27 @@ def separation_loss(means: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     return masked_mean(neg_sq_dist.exp(), pairs)
 
 
+class PseudoLabelCandidates(NamedTuple):
+    """What decides the pseudo-labels of a grid (feature cells or pixels),
+    each (B, h, w): the posterior's ``confidence`` and most probable class
+    ``classes``, the fill prior's class ``filled`` (``UNLABELLED`` for none)
+    and whether each cell is ``unlabelled`` (only those get one)."""
+    confidence: torch.Tensor
+    classes: torch.Tensor
+    filled: torch.Tensor
+    unlabelled: torch.Tensor
+
+
+def pseudo_labels(candidates: PseudoLabelCandidates, threshold: float) -> torch.Tensor:
+    """Pseudo-labels (B, h, w): the fill prior's class where it picks the
+    cell, else the posterior's where its confidence is at least
+    ``threshold``; ``UNLABELLED`` elsewhere and on labelled cells."""
+    confident = torch.where(candidates.confidence >= threshold, candidates.classes,
+                            torch.full_like(candidates.classes, UNLABELLED))
+    pseudo = torch.where(candidates.filled != UNLABELLED, candidates.filled, confident)
+    return pseudo.masked_fill(~candidates.unlabelled, UNLABELLED)
+
+
 class ClassSlots(NamedTuple):
     """The classes each image can have, as S slots per image (S = the most
     of any image in the batch, a handful of the K): the full-resolution
@@ -445,6 +466,10 @@ class AGMMLoss(nn.Module):
                              f'{self.fill_ratio}')
         self.mixture = None if reference_mode else OnlineGaussianMixture(
             num_classes, feat_channels, momentum, min_var)
+        # For analysis (tools/analysis/agmm_label_quality.py): set
+        # keep_candidates to keep the last batch's pixel candidates.
+        self.keep_candidates = False
+        self.last_candidates: Optional[PseudoLabelCandidates] = None
 
     def forward(self, seg_logits: torch.Tensor, feat: torch.Tensor,
                 data_samples: List[SegDataSample], **kwargs) -> Dict[str, torch.Tensor]:
@@ -641,20 +666,20 @@ class AGMMLoss(nn.Module):
         prior's classes."""
         ramp = self._ramp(int(self.mixture.num_updates))
 
-        def pseudo_labels(posterior, filled, unlabelled):
-            """The fill prior's class where it picks the cell or pixel, else
-            the posterior's where it is confident; ``UNLABELLED`` elsewhere
-            and wherever ``unlabelled`` is False."""
+        def candidates(posterior, filled, unlabelled):
             confidence, slot = posterior.max(1)
-            slot = slot.masked_fill(confidence < self.threshold, UNLABELLED)
-            pseudo = torch.where(filled != UNLABELLED, filled, slots.class_of(slot))
-            return pseudo.masked_fill(~unlabelled, UNLABELLED)
+            return PseudoLabelCandidates(confidence, slots.class_of(slot), filled,
+                                         unlabelled)
 
         # Each cell's component: its label, else its pseudo-label.
-        cell_pseudo = pseudo_labels(posterior, cell_fill, cell_labels == UNLABELLED)
+        cell_pseudo = pseudo_labels(candidates(posterior, cell_fill, cell_labels == UNLABELLED),
+                                    self.threshold)
         assignment = torch.where(cell_labels == UNLABELLED, cell_pseudo, cell_labels)
         # The network's unlabelled pixels learn their pseudo-labels.
-        pseudo = pseudo_labels(pixel_posterior, pixel_fill, labels == UNLABELLED)
+        pixel_candidates = candidates(pixel_posterior, pixel_fill, labels == UNLABELLED)
+        if self.keep_candidates:
+            self.last_candidates = pixel_candidates
+        pseudo = pseudo_labels(pixel_candidates, self.threshold)
         use_pseudo = pseudo != UNLABELLED
         pseudo_target = pseudo.masked_fill(~use_pseudo, IGNORE_INDEX)
         loss_pseudo = F.cross_entropy(seg_logits, pseudo_target, ignore_index=IGNORE_INDEX,
