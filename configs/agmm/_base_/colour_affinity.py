@@ -13,5 +13,9 @@
 # whichever loss spreads them; not blocks, which already label whole regions
 # to their edges, and not boxes alone, whose fill prior already decides the
 # pixels inside each box (with the box tightness prior: 0.449).
+# On the current defaults (stride-2 stem, 16,000 scenes, 10,800 bfloat16
+# iterations; final val / test mIoU, without -> with): AGMM++ scribbles
+# 0.574 / 0.586 -> 0.580 / 0.595 (seed 0) and 0.590 / 0.596 (seed 1);
+# AGMM++ points 0.538 / 0.545 -> 0.559 / 0.562 (seed 0).
 colour_affinity = dict(type='ColourAffinityLoss', loss_weight=1.0, sigma=0.2,
                        threshold=0.3, dilation=2)
