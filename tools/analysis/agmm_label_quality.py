@@ -29,7 +29,7 @@ from mmengine.registry import DefaultScope
 from wsvision.apis.model import (CheckpointError, build_model_from_cfg, check_state_dict,
                                  load_checkpoint_file)
 from wsvision.datasets.io import DataError
-from wsvision.evaluation.metrics.iou_metric import class_areas
+from wsvision.evaluation.metrics.iou_metric import IoUMetric, class_areas
 from wsvision.models.losses.agmm import AGMMLoss, pseudo_labels
 from wsvision.registry import DATASETS
 from wsvision.structures import IGNORE_INDEX, UNLABELLED
@@ -112,7 +112,8 @@ class Tally:
                                int((given & foreground).sum()), int((right & foreground).sum())]
         mixture = torch.where(weak < self.K, weak, candidates.classes)
         for name, pred in (('network', network), ('mixture', mixture)):
-            self.areas[name] += [class_areas(p, d, self.K) for p, d in zip(pred, dense)]
+            self.areas[name] += [tuple(a.numpy() for a in class_areas(p, d, self.K))
+                                 for p, d in zip(pred, dense)]
 
     def scores(self) -> dict:
         def ratio(a, b):
@@ -125,11 +126,10 @@ class Tally:
                 coverage=ratio(given, unlabelled), precision=ratio(right, given),
                 foreground_coverage=ratio(fg_given, foreground),
                 foreground_precision=ratio(fg_right, fg_given))
+        metric = IoUMetric()  # the mIoU of tools/test.py
+        metric.dataset_meta = dict(classes=[str(k) for k in range(self.K)])
         for name, areas in self.areas.items():
-            intersect, pred, label = (torch.stack(a).sum(0) for a in zip(*areas))
-            union = pred + label - intersect
-            iou = intersect[union > 0].double() / union[union > 0]
-            result[f'{name}_mIoU'] = float(iou.mean())
+            result[f'{name}_mIoU'] = metric.compute_metrics(areas)['mIoU']
         return result
 
 
@@ -145,8 +145,9 @@ def main(argv=None) -> dict:
                                                                min(num, start + args.batch_size))])
             data = model.data_preprocessor(batch, False)
             samples = data['data_samples']
-            model.loss(data['inputs'], samples)
-            network = model.encode_decode(data['inputs'])[0].argmax(1)
+            seg_logits, feat = model.encode_decode(data['inputs'])
+            agmm(seg_logits=seg_logits, feat=feat, data_samples=samples)
+            network = seg_logits.argmax(1)
             tally.add(agmm.last_candidates,
                       torch.cat([s.gt_weak_seg.data for s in samples]),
                       torch.cat([s.gt_sem_seg.data for s in samples]), network)
