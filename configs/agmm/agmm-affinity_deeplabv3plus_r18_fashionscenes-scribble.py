@@ -1,4 +1,4 @@
 # AGMM++ on scribble labels plus the pairwise colour-affinity loss (not in the
-# paper; see _base_/colour_affinity.py).
+# paper; see _base_/colour_affinity.py), at the weight of the sparse labels.
 _base_ = ['./agmm_deeplabv3plus_r18_fashionscenes-scribble.py', './_base_/colour_affinity.py']
-model = dict(losses=_base_.model.losses + [_base_.colour_affinity])
+model = dict(losses=_base_.model.losses + [_base_.colour_affinity_sparse])

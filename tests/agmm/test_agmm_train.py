@@ -129,15 +129,42 @@ def test_wsss_table_smoke_run_and_resume(tiny_scenes, tmp_path, cli_env):
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.count('done before, skipped') == 5
     # --methods agmm: a new type trains AGMM only; partial CE stays '-'.
+    # --extras: points train the config with the colour affinity, in its own folder.
     types = cmd.index('--types') + 1
-    third = subprocess.run(cmd[:types] + ['points,tags', '--methods', 'agmm'] + cmd[types + 1:],
-                           env=cli_env, capture_output=True, text=True)
+    third = subprocess.run(cmd[:types] + ['points,tags', '--methods', 'agmm', '--extras']
+                           + cmd[types + 1:], env=cli_env, capture_output=True, text=True)
     assert third.returncode == 0, third.stderr[-3000:]
     assert 'agmm_deeplabv3plus_r18_fashionscenes-tag: training' in third.stdout
+    assert 'agmm-affinity_deeplabv3plus_r18_fashionscenes-point: training' in third.stdout
+    assert ('--extras: partial-ce-affinity_deeplabv3plus_r18_fashionscenes-point'
+            not in third.stdout)  # never trained: not in the table
+    assert '--extras: agmm-affinity_deeplabv3plus_r18_fashionscenes-point\n' in third.stdout
     assert 'partial-ce_deeplabv3plus_r18_fashionscenes-tag' not in third.stdout
     tags = json.loads((tmp_path / 'out' / 'wsss_table.json').read_text())['table'][1]
     assert tags['label_type'] == 'tags' and tags['partial_ce_miou'] is None
     assert 0 <= tags['agmm_miou'] <= 1
+
+
+def test_wsss_table_extras_pick_configs_that_add_losses():
+    """--extras swaps in, for both methods where it exists, the config that
+    adds the losses which are not in the paper; other types keep theirs."""
+    for label_type in LABEL_TYPES:
+        for method in WSSS_TABLE.METHODS:
+            plain = WSSS_TABLE.weak_config(method, label_type)
+            extra = WSSS_TABLE.weak_config(method, label_type, extras=True)
+            assert plain == WSSS_TABLE.WEAK_CONFIG.format(method=method,
+                                                          suffix=LABEL_TYPES[label_type])
+            assert osp.isfile(osp.join(REPO, extra)), extra
+            losses = [loss['type'] for loss in
+                      load_config(osp.join(REPO, extra)).model.losses]
+            added = sorted(set(losses) - {loss['type'] for loss in
+                                          load_config(osp.join(REPO, plain)).model.losses})
+            expected = {'scribbles': ['ColourAffinityLoss'], 'points': ['ColourAffinityLoss'],
+                        'boxes': ['BoxTightnessLoss', 'ColourAffinityLoss']}
+            if method == 'partial-ce' and label_type == 'boxes':
+                expected['boxes'] = []
+            assert added == expected.get(label_type, []), (method, label_type, added)
+            assert (extra == plain) == (not added)
 
 
 def test_wsss_table_rows_with_unmeasured_runs_and_targets():

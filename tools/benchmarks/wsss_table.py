@@ -17,7 +17,10 @@ lives in ``<out>/<config name>/``; a finished run (its ``result.json``) is
 skipped and an interrupted one resumes from its last checkpoint, so a long
 benchmark can be stopped and continued with the same command. ``--methods
 agmm`` trains only the AGMM++ runs (the partial-CE cells of runs that do not
-exist are printed as ``-``). Below the table, each label type's target ratio
+exist are printed as ``-``). ``--extras`` trains, where they exist, the
+configs that add losses which are not in the paper (``EXTRA_CONFIGS``: the
+colour affinity on scribbles and points, the box tightness prior and the
+colour affinity on boxes) instead; their runs have their own folders. Below the table, each label type's target ratio
 (and, on points, AGMM's margin over partial CE) is printed as met / NOT met /
 not measured.
 
@@ -49,6 +52,12 @@ LABEL_TYPES = {'scribbles': 'scribble', 'points': 'point', 'blocks50': 'block50'
 FULL_CONFIG = 'configs/deeplabv3plus/deeplabv3plus_r18_fashionscenes-full.py'
 WEAK_CONFIG = 'configs/agmm/{method}_deeplabv3plus_r18_fashionscenes-{suffix}.py'
 METHODS = {'partial-ce': 'partial-CE', 'agmm': 'AGMM'}
+#: --extras: (method, label type) -> the method part of the config that adds
+#: losses which are not in the paper (configs/agmm/_base_/).
+EXTRA_CONFIGS = {('agmm', 'scribbles'): 'agmm-affinity', ('agmm', 'points'): 'agmm-affinity',
+                 ('agmm', 'boxes'): 'agmm-tightness-affinity',
+                 ('partial-ce', 'scribbles'): 'partial-ce-affinity',
+                 ('partial-ce', 'points'): 'partial-ce-affinity'}
 #: The issue's targets: AGMM / full mIoU per label type, and AGMM's margin
 #: over partial CE on points (in mIoU).
 TARGET_RATIOS = {'scribbles': 0.97, 'points': 0.92, 'blocks50': 0.97, 'blocks10': 0.90,
@@ -66,6 +75,9 @@ def parse_args(argv=None):
     parser.add_argument('--methods', default=','.join(METHODS),
                         help='comma-separated methods to train (default: all); '
                              'finished runs of the others are still reported')
+    parser.add_argument('--extras', action='store_true',
+                        help='train the configs with the losses that are not in the paper '
+                             '(colour affinity, box tightness) where they exist')
     args = parse_common_args(parser, argv)
     args.types = choice_list(parser, '--types', args.types, LABEL_TYPES)
     args.methods = choice_list(parser, '--methods', args.methods, METHODS)
@@ -88,6 +100,14 @@ def prepare_data(data: str, preset: str, seed: int, label_types) -> None:
         labelers = {name: build_weak_labeler(name) for name in missing}
         export_weak_labels(CocoSplitSource(osp.join(data, 'train')), labelers, weak_dir,
                            seed=seed)
+
+
+def weak_config(method: str, label_type: str, extras: bool = False) -> str:
+    """The config of ``method`` on ``label_type`` (with ``extras``, the one
+    in ``EXTRA_CONFIGS`` where there is one)."""
+    if extras:
+        method = EXTRA_CONFIGS.get((method, label_type), method)
+    return WEAK_CONFIG.format(method=method, suffix=LABEL_TYPES[label_type])
 
 
 def result_path(config: str, out: str) -> str:
@@ -202,8 +222,7 @@ def main(argv=None):
     options = [f'{split}_dataloader.dataset.data_root={args.data}'
                for split in ('train', 'val', 'test')] + list(args.cfg_options)
     runs = [('full', None, FULL_CONFIG)] + [
-        (f'{method}-{label_type}', method,
-         WEAK_CONFIG.format(method=method, suffix=LABEL_TYPES[label_type]))
+        (f'{method}-{label_type}', method, weak_config(method, label_type, args.extras))
         for label_type in args.types for method in METHODS]
     results, failures = {}, []
     for key, method, config in runs:
@@ -221,8 +240,14 @@ def main(argv=None):
     full_miou = results['full']['metrics']['mIoU']
     rows = table_rows(results, args.types)
     print(format_table(rows, full_miou))
+    if args.extras:
+        plain = {FULL_CONFIG} | {weak_config(m, t) for t in args.types for m in METHODS}
+        print('--extras: ' + ', '.join(osp.splitext(osp.basename(config))[0]
+                                       for key, _, config in runs
+                                       if key in results and config not in plain))
     summary = dict(preset=args.preset, data=args.data, data_seed=args.seed,
                    git_commit=git_commit(), cfg_options=list(args.cfg_options),
+                   extras=args.extras,
                    full_miou=full_miou, table=rows, runs=results,
                    targets=targets(rows),
                    wall_s=round(time.time() - start, 1),
