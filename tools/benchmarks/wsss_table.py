@@ -20,9 +20,9 @@ agmm`` trains only the AGMM++ runs (the partial-CE cells of runs that do not
 exist are printed as ``-``). ``--extras`` trains, where they exist, the
 configs that add losses which are not in the paper (``EXTRA_CONFIGS``: the
 colour affinity on scribbles and points, the box tightness prior and the
-colour affinity on boxes) instead; their runs have their own folders. Below the table, each label type's target ratio
-(and, on points, AGMM's margin over partial CE) is printed as met / NOT met /
-not measured.
+colour affinity on boxes) instead; their runs have their own folders. Below
+the table, each label type's target ratio (and, on points, AGMM's margin over
+partial CE) is printed as met / NOT met / not measured.
 
 Smoke run::
 
@@ -241,10 +241,9 @@ def main(argv=None):
     rows = table_rows(results, args.types)
     print(format_table(rows, full_miou))
     if args.extras:
-        plain = {FULL_CONFIG} | {weak_config(m, t) for t in args.types for m in METHODS}
-        print('--extras: ' + ', '.join(osp.splitext(osp.basename(config))[0]
-                                       for key, _, config in runs
-                                       if key in results and config not in plain))
+        print('--extras: ' + ', '.join(
+            osp.splitext(osp.basename(weak_config(method, label_type, True)))[0]
+            for method, label_type in EXTRA_CONFIGS if f'{method}-{label_type}' in results))
     summary = dict(preset=args.preset, data=args.data, data_seed=args.seed,
                    git_commit=git_commit(), cfg_options=list(args.cfg_options),
                    extras=args.extras,
