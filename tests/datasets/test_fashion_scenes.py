@@ -301,7 +301,7 @@ def test_build_mismatch_names_what_differs(tiny_scenes, tmp_path):
     with open(meta_path) as f:
         meta_before = f.read()
     tool = os.path.join(REPO, 'tools', 'data', 'build_fashion_scenes.py')
-    env = dict(os.environ, PYTHONPATH=REPO)
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
     ok = subprocess.run([sys.executable, tool, '--preset', 'tiny', '--out',
                          tiny_scenes, '--check'], env=env, capture_output=True,
                         text=True)

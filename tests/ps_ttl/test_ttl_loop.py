@@ -65,7 +65,7 @@ def test_ttl_loop_adapts_and_reports_before_and_after(tiny_scenes, tmp_path):
     # The student trained; the teacher followed it by EMA.
     student_conv = model.student.roi_head.box_head.fc6.weight
     teacher_conv = model.teacher.roi_head.box_head.fc6.weight
-    start = detector.roi_head.box_head.fc6.weight
+    start = detector.roi_head.box_head.fc6.weight.to(student_conv.device)  # the runner's device
     assert not torch.equal(student_conv, start)
     assert not torch.equal(teacher_conv, start)
     assert not torch.equal(teacher_conv, student_conv)

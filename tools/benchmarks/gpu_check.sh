@@ -9,10 +9,16 @@
 #   5. tools/benchmarks/bench_agmm_loss.py --device cuda --setting voc --step
 #      --profile (the whole AGMM loss path, a training step with each loss
 #      path, and an operator profile of the fused paths; WSV_ANCHOR=PATH to
-#      agmm_reference_h200.json adds the speed-up over its reference step).
+#      agmm_reference_h200.json adds the speed-up over its reference step);
+#   6. the rest of the test suite (pytest tests, tests/ops aside) with the GPU
+#      visible, so every method's training tests run on CUDA (the Runner puts
+#      the model on the GPU); pytest-xdist workers when it is installed
+#      (WSV_TEST_WORKERS, default: all cores but two), one line per test in
+#      pytest_suite.log. Tests that need Fashion-MNIST skip
+#      without it: point WSV_FASHION_MNIST at a copy of its four IDX files.
 # Every step runs under a time limit; a failed step is reported and the next
 # one still runs. Logs, JSON results and profiles go to $OUT (default
-# work_dirs/gpu_check). About 8 minutes at most. The CPU figures are measured
+# work_dirs/gpu_check). About 9 minutes at most. The CPU figures are measured
 # on a CPU machine (bench_gmm.py --device cpu), not here.
 #
 # Usage: bash tools/benchmarks/gpu_check.sh
@@ -38,7 +44,7 @@ fi
 
 SUMMARY=()
 FAILED=0
-DEADLINE=$((SECONDS + ${WSV_GPU_CHECK_SECONDS:-470}))
+DEADLINE=$((SECONDS + ${WSV_GPU_CHECK_SECONDS:-560}))
 # step NAME SECONDS COMMAND...: run one step under a time limit (cut to what is
 # left of the whole run's budget) and record its rc; 124 means it timed out.
 step() {
@@ -108,6 +114,14 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_dev
   step "AGMM loss path and training step (voc, cuda)" 180 "$PY" \
     tools/benchmarks/bench_agmm_loss.py --device cuda --setting voc --step --profile --out "$OUT" \
     ${WSV_ANCHOR:+--anchor "$WSV_ANCHOR"}
+  local workers=()
+  "$PY" -c 'import xdist' 2>/dev/null &&
+    workers=(-n "${WSV_TEST_WORKERS:-$(($(nproc) > 3 ? $(nproc) - 2 : 1))}" --dist loadfile)
+  # One line per test in its own log, so a run cut short still says which passed.
+  step "pytest, the rest of the suite on the GPU" 300 bash -c '"$0" -m pytest tests \
+    --ignore=tests/ops -v -rfE -p no:cacheprovider -p no:benchmark "${@:2}" >"$1" 2>&1;
+    rc=$?; grep -E "^(FAILED|ERROR) |^=+ .* in [0-9.]+s" "$1"; exit $rc' \
+    "$PY" "$OUT/pytest_suite.log" "${workers[@]}"
 
   echo "=== summary"
   printf '  %s\n' "${SUMMARY[@]}"
