@@ -1,6 +1,6 @@
 # The partial-CE baseline on points plus the pairwise colour-affinity loss
-# (see _base_/colour_affinity.py), at the weight of the sparse labels: the
+# (see _base_/colour_affinity.py), at weight 3 (colour_affinity_strong): the
 # control for AGMM++ + affinity.
 _base_ = ['./partial-ce_deeplabv3plus_r18_fashionscenes-point.py',
           './_base_/colour_affinity.py']
-model = dict(losses=_base_.model.losses + [_base_.colour_affinity_sparse])
+model = dict(losses=_base_.model.losses + [_base_.colour_affinity_strong])
