@@ -14,8 +14,8 @@
 #      visible, so every method's training tests run on CUDA (the Runner puts
 #      the model on the GPU); pytest-xdist workers when it is installed
 #      (WSV_TEST_WORKERS, default: all cores but two), one line per test in
-#      pytest_suite.log. Tests that need Fashion-MNIST skip
-#      without it: point WSV_FASHION_MNIST at a copy of its four IDX files.
+#      pytest_suite.log. Tests that need Fashion-MNIST skip without it: point
+#      WSV_FASHION_MNIST at a copy of its four IDX files.
 # Every step runs under a time limit; a failed step is reported and the next
 # one still runs. Logs, JSON results and profiles go to $OUT (default
 # work_dirs/gpu_check). About 9 minutes at most. The CPU figures are measured
