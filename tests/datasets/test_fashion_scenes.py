@@ -282,7 +282,7 @@ def test_command_line(tmp_path, monkeypatch):
         main(['--preset', 'tiny', '--out', out, '--set', 'x=1'])
 
 
-def test_build_mismatch_names_what_differs(tiny_scenes, tmp_path):
+def test_build_mismatch_names_what_differs(tiny_scenes, tmp_path, cli_env):
     """A build checks out against its own preset and names every difference
     otherwise; the CLI's --check exits 1 with that reason."""
     import subprocess
@@ -301,7 +301,7 @@ def test_build_mismatch_names_what_differs(tiny_scenes, tmp_path):
     with open(meta_path) as f:
         meta_before = f.read()
     tool = os.path.join(REPO, 'tools', 'data', 'build_fashion_scenes.py')
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env = cli_env
     ok = subprocess.run([sys.executable, tool, '--preset', 'tiny', '--out',
                          tiny_scenes, '--check'], env=env, capture_output=True,
                         text=True)

@@ -35,9 +35,8 @@ def small_det_options(data_root: str, max_iters: int = 2) -> list:
     return options
 
 
-def test_baseline_trains_and_tests_with_overlays(tiny_scenes, tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+def test_baseline_trains_and_tests_with_overlays(tiny_scenes, tmp_path, cli_env):
+    env = cli_env
     options = small_det_options(tiny_scenes)
     train = subprocess.run(
         [sys.executable, os.path.join(REPO, 'tools', 'train.py'), BASELINE,
