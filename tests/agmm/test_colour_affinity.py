@@ -120,3 +120,31 @@ def test_bad_arguments_name_the_problem():
     with pytest.raises(ValueError, match='differ in batch or size'):
         ColourAffinityLoss()(seg_logits=torch.zeros(1, 3, 4, 4), data_samples=data,
                              inputs=torch.zeros(1, 3, 8, 8))
+
+
+def test_start_iter_holds_the_term_off_then_counts_it_and_survives_a_reload():
+    torch.manual_seed(2)
+    logits = torch.randn(2, 3, 6, 6)
+    image = torch.rand(2, 3, 6, 6)
+    data = [sample(torch.zeros(6, 6, dtype=torch.long)) for _ in range(2)]
+    always = ColourAffinityLoss(sigma=0.5, threshold=0.1)
+    delayed = ColourAffinityLoss(sigma=0.5, threshold=0.1, start_iter=2)
+    assert 'num_iters' not in always.state_dict()
+
+    def value(loss):
+        return loss(seg_logits=logits, data_samples=data, inputs=image)['loss_affinity']
+
+    full = value(always)
+    assert full > 0
+    assert [value(delayed).item() for _ in range(2)] == [0.0, 0.0]
+    # Evaluation calls do not count as training iterations.
+    delayed.eval()
+    assert value(delayed).item() == 0.0
+    delayed.train()
+    assert torch.allclose(value(delayed), full)
+    # A resumed run goes on from the saved count.
+    resumed = ColourAffinityLoss(sigma=0.5, threshold=0.1, start_iter=2)
+    resumed.load_state_dict(delayed.state_dict())
+    assert int(resumed.num_iters) == 3 and torch.allclose(value(resumed), full)
+    with pytest.raises(ValueError, match='start_iter >= 0'):
+        ColourAffinityLoss(start_iter=-1)

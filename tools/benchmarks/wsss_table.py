@@ -19,8 +19,8 @@ benchmark can be stopped and continued with the same command. ``--methods
 agmm`` trains only the AGMM++ runs (the partial-CE cells of runs that do not
 exist are printed as ``-``). ``--extras`` trains, where they exist, the
 configs that add losses which are not in the paper (``EXTRA_CONFIGS``: the
-colour affinity on scribbles and points, the box tightness prior and the
-colour affinity on boxes) instead; their runs have their own folders. Below
+colour affinity on scribbles, points and tags, the box tightness prior and
+the colour affinity on boxes) instead; their runs have their own folders. Below
 the table, each label type's target ratio (and, on points, AGMM's margin over
 partial CE) is printed as met / NOT met / not measured.
 
@@ -55,7 +55,7 @@ METHODS = {'partial-ce': 'partial-CE', 'agmm': 'AGMM'}
 #: --extras: (method, label type) -> the method part of the config that adds
 #: losses which are not in the paper (configs/agmm/_base_/).
 EXTRA_CONFIGS = {('agmm', 'scribbles'): 'agmm-affinity', ('agmm', 'points'): 'agmm-affinity',
-                 ('agmm', 'boxes'): 'agmm-tightness-affinity',
+                 ('agmm', 'boxes'): 'agmm-tightness-affinity', ('agmm', 'tags'): 'agmm-affinity',
                  ('partial-ce', 'scribbles'): 'partial-ce-affinity',
                  ('partial-ce', 'points'): 'partial-ce-affinity'}
 #: The issue's targets: AGMM / full mIoU per label type, and AGMM's margin

@@ -30,3 +30,5 @@ colour_affinity = dict(type='ColourAffinityLoss', loss_weight=1.0, sigma=0.2,
 # scribbles and points take the same weight (partial CE points, seed 0:
 # 0.508 / 0.507).
 colour_affinity_strong = dict(colour_affinity, loss_weight=3.0)
+# Image tags take it at weight 1 from iteration 2000 (`start_iter`; see
+# agmm-affinity_deeplabv3plus_r18_fashionscenes-tag.py).

@@ -65,17 +65,27 @@ class ColourAffinityLoss(nn.Module):
             input (normalised; at std 58, 0.2 is about 12 of 255 levels).
         threshold: the least affinity of a similar pair (0.3 as BoxInst).
         dilation: neighbour distance in pixels (2 as BoxInst).
+        start_iter: the term is 0 for this many training iterations (counted
+            by a buffer, so it survives a resume), then counts in full. For
+            labels that come from the network itself (CAM seeds of image
+            tags): from the start, the term pulls the logits flat before
+            they localise anything.
     """
 
     def __init__(self, loss_weight: float = 1.0, sigma: float = 0.2,
-                 threshold: float = 0.3, dilation: int = 2,
+                 threshold: float = 0.3, dilation: int = 2, start_iter: int = 0,
                  loss_name: str = 'loss_affinity'):
         super().__init__()
-        if sigma <= 0 or not 0 < threshold <= 1 or dilation < 1:
-            raise ValueError('ColourAffinityLoss needs sigma > 0, 0 < threshold <= 1 and '
-                             f'dilation >= 1; got {sigma}, {threshold}, {dilation}')
+        if sigma <= 0 or not 0 < threshold <= 1 or dilation < 1 or start_iter < 0:
+            raise ValueError('ColourAffinityLoss needs sigma > 0, 0 < threshold <= 1, '
+                             'dilation >= 1 and start_iter >= 0; got '
+                             f'{sigma}, {threshold}, {dilation}, {start_iter}')
         self.loss_weight, self.loss_name = loss_weight, loss_name
         self.sigma, self.threshold, self.dilation = sigma, threshold, dilation
+        self.start_iter = start_iter
+        if start_iter:
+            # Only then: checkpoints of configs without a start keep their keys.
+            self.register_buffer('num_iters', torch.zeros((), dtype=torch.long))
 
     def forward(self, seg_logits: torch.Tensor, data_samples, inputs: torch.Tensor = None,
                 **kwargs):
@@ -84,6 +94,11 @@ class ColourAffinityLoss(nn.Module):
         if inputs.shape[0] != seg_logits.shape[0] or inputs.shape[-2:] != seg_logits.shape[-2:]:
             raise ValueError(f'ColourAffinityLoss: inputs {tuple(inputs.shape)} and '
                              f'seg_logits {tuple(seg_logits.shape)} differ in batch or size')
+        if self.start_iter:
+            if self.training:
+                self.num_iters += 1
+            if int(self.num_iters) <= self.start_iter:
+                return {self.loss_name: seg_logits.sum() * 0}
         valid = stack_labels(data_samples).to(seg_logits.device) != IGNORE_INDEX
         pairs = similar_pairs(at_least_float32(inputs), valid, self.dilation, self.sigma,
                               self.threshold)
