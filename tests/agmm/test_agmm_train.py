@@ -129,7 +129,8 @@ def test_wsss_table_smoke_run_and_resume(tiny_scenes, tmp_path, cli_env):
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.count('done before, skipped') == 5
     # --methods agmm: a new type trains AGMM only; partial CE stays '-'.
-    # --extras: points train the config with the colour affinity, in its own folder.
+    # --extras: points and tags train the configs with the colour affinity, in
+    # their own folders.
     types = cmd.index('--types') + 1
     third = subprocess.run(cmd[:types] + ['points,tags', '--methods', 'agmm', '--extras']
                            + cmd[types + 1:], env=cli_env, capture_output=True, text=True)
@@ -138,7 +139,8 @@ def test_wsss_table_smoke_run_and_resume(tiny_scenes, tmp_path, cli_env):
     assert 'agmm-affinity_deeplabv3plus_r18_fashionscenes-point: training' in third.stdout
     assert ('--extras: partial-ce-affinity_deeplabv3plus_r18_fashionscenes-point'
             not in third.stdout)  # never trained: not in the table
-    assert '--extras: agmm-affinity_deeplabv3plus_r18_fashionscenes-point\n' in third.stdout
+    assert ('--extras: agmm-affinity_deeplabv3plus_r18_fashionscenes-point, '
+            'agmm-affinity_deeplabv3plus_r18_fashionscenes-tag\n') in third.stdout
     assert 'partial-ce_deeplabv3plus_r18_fashionscenes-tag' not in third.stdout
     tags = json.loads((tmp_path / 'out' / 'wsss_table.json').read_text())['table'][1]
     assert tags['label_type'] == 'tags' and tags['partial_ce_miou'] is None
