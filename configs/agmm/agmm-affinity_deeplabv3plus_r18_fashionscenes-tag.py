@@ -3,7 +3,8 @@
 # seeds have ramped in (iteration 2000 = the tag config's warmup_start +
 # warmup_iters): from the start it flattens the logits while the classifier
 # alone trains them, and the CAMs then seed nothing. Current defaults, seed 0,
-# final val / test mIoU: plain tags 0.211 / 0.209; this config 0.267 / 0.272;
+# final val / test mIoU: plain tags 0.211 / 0.209; this config 0.267 / 0.272
+# (seed 1: 0.337 / 0.332);
 # the affinity at weight 3 from iteration 0 predicted background everywhere
 # (val 0.071 at iterations 1800 and 3600; stopped there).
 _base_ = ['./agmm_deeplabv3plus_r18_fashionscenes-tag.py', './_base_/colour_affinity.py']
