@@ -301,14 +301,13 @@ def test_build_mismatch_names_what_differs(tiny_scenes, tmp_path, cli_env):
     with open(meta_path) as f:
         meta_before = f.read()
     tool = os.path.join(REPO, 'tools', 'data', 'build_fashion_scenes.py')
-    env = cli_env
     ok = subprocess.run([sys.executable, tool, '--preset', 'tiny', '--out',
-                         tiny_scenes, '--check'], env=env, capture_output=True,
+                         tiny_scenes, '--check'], env=cli_env, capture_output=True,
                         text=True)
     assert ok.returncode == 0, ok.stderr
     stale = subprocess.run([sys.executable, tool, '--preset', 'tiny', '--out',
                             tiny_scenes, '--check', '--num-train', '25'],
-                           env=env, capture_output=True, text=True)
+                           env=cli_env, capture_output=True, text=True)
     assert stale.returncode == 1
     assert stale.stderr.strip().splitlines()[-1].startswith(
         'error: ') and 'num_train 24 (now 25)' in stale.stderr

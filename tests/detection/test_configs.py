@@ -36,12 +36,11 @@ def small_det_options(data_root: str, max_iters: int = 2) -> list:
 
 
 def test_baseline_trains_and_tests_with_overlays(tiny_scenes, tmp_path, cli_env):
-    env = cli_env
     options = small_det_options(tiny_scenes)
     train = subprocess.run(
         [sys.executable, os.path.join(REPO, 'tools', 'train.py'), BASELINE,
          '--work-dir', str(tmp_path), '--cfg-options', *options],
-        env=env, capture_output=True, text=True)
+        env=cli_env, capture_output=True, text=True)
     assert train.returncode == 0, train.stderr[-2000:]
     out_json, show_dir = tmp_path / 'metrics.json', tmp_path / 'overlays'
     test = subprocess.run(
@@ -49,7 +48,7 @@ def test_baseline_trains_and_tests_with_overlays(tiny_scenes, tmp_path, cli_env)
          str(tmp_path / 'iter_2.pth'), '--work-dir', str(tmp_path),
          '--out', str(out_json), '--show-dir', str(show_dir),
          '--cfg-options', *options],
-        env=env, capture_output=True, text=True)
+        env=cli_env, capture_output=True, text=True)
     assert test.returncode == 0, test.stderr[-2000:]
     metrics = json.loads(out_json.read_text())
     for key in ('coco/AP', 'coco/AP50', 'voc/mAP'):
