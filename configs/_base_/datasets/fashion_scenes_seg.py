@@ -35,6 +35,8 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='test',
                  pipeline=test_pipeline))
-val_evaluator = dict(type='IoUMetric')
+# Also fgIoU and fgAcc: the errors of the object extent and of the object
+# class, apart (see wsvision/evaluation/metrics/iou_metric.py).
+val_evaluator = dict(type='IoUMetric', background_index=0)
 test_evaluator = val_evaluator
 visualization_hook = dict(type='SegVisualizationHook', max_images=32)
