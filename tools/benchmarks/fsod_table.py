@@ -78,6 +78,7 @@ def parse_args(argv=None):
     parser.add_argument('--shots', help='comma-separated K (default: those '
                         'of 1,2,3,5,10 that the build has)')
     args = parse_common_args(parser, argv)
+    args.shot_seed = list(dict.fromkeys(args.shot_seed))  # each sample once
     if args.shots is not None:
         args.shots = [int(k) for k in args.shots.split(',') if k.strip()]
     return args
