@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from wsvision.models.losses.agmm import (AGMMLoss, ClassSlots, OnlineGaussianMixture,
                                          Regions, box_candidates, box_regions, feature_labels,
@@ -73,6 +74,24 @@ def test_image_class_loss_pools_logits_over_valid_pixels():
     only_pos = image_class_loss(logits, torch.tensor([[True, False]]),
                                 torch.tensor([[False, False]]), valid)
     assert only_pos.item() == pytest.approx(math.log1p(math.exp(-1)), rel=1e-6)
+
+
+def test_image_class_loss_top_k_pooling():
+    logits = torch.tensor([[2., 0., 9., 5.], [-1., -3., 9., -5.]]).view(1, 2, 1, 4)
+    valid = torch.tensor([[[True, True, False, True]]])
+    # ceil(0.5 * 3 valid pixels) = 2 per class: class 0 mean(5, 2) = 3.5,
+    # class 1 mean(-1, -3) = -2; the padded 9s never count.
+    loss = image_class_loss(logits, torch.tensor([[True, False]]), torch.tensor([[False, True]]),
+                            valid, pool_ratio=0.5)
+    expected = (math.log1p(math.exp(-3.5)) + math.log1p(math.exp(-2))) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    # A tiny ratio still takes one pixel: the largest.
+    tiny = image_class_loss(logits, torch.tensor([[True, False]]),
+                            torch.tensor([[False, False]]), valid, pool_ratio=1e-3)
+    assert tiny.item() == pytest.approx(math.log1p(math.exp(-5)), rel=1e-6)
+    with pytest.raises(ValueError, match='pool_ratio'):
+        image_class_loss(logits, torch.tensor([[True, False]]), torch.tensor([[False, True]]),
+                         valid, pool_ratio=0)
 
 
 def test_box_candidates_on_feature_cells():
@@ -329,6 +348,37 @@ def test_tag_fill_seeds_each_tagged_class_and_background_from_cams():
     log_p = logits.log_softmax(1)[0, :, 0]
     expected = -(log_p[0, 0] + log_p[0, 1] + log_p[1, 2]) / 3
     assert terms['loss_pseudo'].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_cam_head_seeds_tags_and_learns_from_the_image_tags_alone():
+    # As above, but the CAMs come from a 1x1 head on the features: its class-1
+    # map is -feat = [0, -1, -5, -7], so class 1 now takes cell 0 and
+    # background cells 3 and 2, whatever the logits say.
+    loss = agmm_plus(num_classes=3, threshold=0.99, cam_head=True,
+                     fill_ratio=dict(tag=0.25, background=0.5))
+    with torch.no_grad():
+        loss.cam_head.weight.copy_(torch.tensor([0., -1., 0.]).view(3, 1, 1, 1))
+        loss.cam_head.bias.zero_()
+    logits = torch.tensor([[0.0, 0.0, 0.0, 0.0],
+                           [-2.0, -1.0, 3.0, 2.0],
+                           [0.0, 0.0, 0.0, 9.0]]).view(1, 3, 1, 4).requires_grad_()
+    feat = torch.tensor([0., 1., 5., 7.]).view(1, 1, 1, 4)
+    data = sample(torch.full((1, 4), U), tags=[1, 1, 0])
+    terms = loss(seg_logits=logits, feat=feat, data_samples=[data])
+    log_p = logits.detach().log_softmax(1)[0, :, 0]
+    expected = -(log_p[0, 3] + log_p[0, 2] + log_p[1, 0]) / 3
+    assert terms['loss_pseudo'].item() == pytest.approx(expected.item(), rel=1e-5)
+    # Term 10 scores the head's maps (mean over the 4 cells): [0, -3.25, 0];
+    # background and class 1 are tagged, class 2 is absent.
+    scores = torch.tensor([0.0, -3.25, 0.0])
+    expected_cls = F.binary_cross_entropy_with_logits(scores, torch.tensor([1., 1., 0.]))
+    assert terms['loss_cls'].item() == pytest.approx(expected_cls.item(), rel=1e-5)
+    # ... and trains the head, not the segmentation logits.
+    terms['loss_cls'].backward()
+    assert logits.grad is None or not logits.grad.any()
+    assert loss.cam_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='cam_head'):
+        AGMMLoss(num_classes=3, feat_channels=1, reference_mode=True, cam_head=True)
 
 
 def test_pseudo_label_ramp_starts_after_warmup_start():

@@ -46,9 +46,11 @@ classes, and:
    feature toward its component's centre and away from the others.
 9. ``loss_pseudo``: cross-entropy of the network on the unlabelled pixels
    where the mixture is confident (posterior >= ``threshold``).
-10. ``loss_cls``: CAM-style multi-label loss on the image scores (global
-    average of the logits over valid pixels): what image tags and boxes
-    supervise directly.
+10. ``loss_cls``: CAM-style multi-label loss on the image scores (the
+    average of each class's CAM over its ``cam_pool_ratio`` highest valid
+    pixels; 1, the default, is global average pooling): what image tags and
+    boxes supervise directly. The CAMs are the logits, or with ``cam_head``
+    a 1x1 classifier of their own on ``feat``.
 
 Labels: class ids 0..K-1, ``UNLABELLED`` (254) for pixels without a label and
 ``IGNORE_INDEX`` (255) for crop padding. They stay apart throughout: padding
@@ -78,10 +80,10 @@ prior says how many cells are object, the mixture which ones. It runs on the
 feature cells for the M-step and on the pixels (the box to the pixel, the
 posterior upsampled) for the network's pseudo-labels. For tags, the fill
 prior takes as seeds, in each crop, the pixels where each tagged class's
-class activation map (its logit, trained as a classifier by term 10) is
-highest, and those where every tagged object's is lowest as background: the
-CAMs seed the labels and the mixture refines them. ``prior_weight`` > 0
-also multiplies the posterior by the network's probabilities.
+class activation map (trained as a classifier by term 10) is highest, and
+those where every tagged object's is lowest as background: the CAMs seed
+the labels and the mixture refines them. ``prior_weight`` > 0 also
+multiplies the posterior by the network's probabilities.
 """
 import math
 from typing import Dict, List, NamedTuple, Optional
@@ -286,16 +288,34 @@ class ClassSlots(NamedTuple):
 
 
 def image_class_loss(seg_logits: torch.Tensor, positive: torch.Tensor,
-                     negative: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Term 10: multi-label BCE on image scores s_k = mean of the logits z_k
-    over valid pixels (the CAM classifier: global average pooling then a
-    linear layer, here the 1x1 classifier itself).
+                     negative: torch.Tensor, valid: torch.Tensor,
+                     pool_ratio: float = 1.0) -> torch.Tensor:
+    """Term 10: multi-label BCE on image scores s_k, the mean of the logits z_k
+    over the ``pool_ratio`` of each image's valid pixels where z_k is highest
+    (the CAM classifier: the 1x1 classifier itself, then global average
+    pooling at ``pool_ratio`` = 1, top-k pooling below it).
+
+    Global average pooling raises a tagged class's logit on every pixel alike,
+    background included; top-k pooling only where the class is already
+    strongest, so its CAM stays on the object.
 
     seg_logits: (B, K, H, W); positive, negative: (B, K) bool (classes in
     neither are not supervised); valid: (B, H, W) bool.
     """
-    weight = valid[:, None].to(seg_logits.dtype)
-    scores = (seg_logits * weight).sum((2, 3)) / weight.sum((2, 3)).clamp(min=1)
+    if not 0 < pool_ratio <= 1:
+        raise ValueError(f'pool_ratio must be in (0, 1], got {pool_ratio}')
+    if pool_ratio == 1:
+        weight = valid[:, None].to(seg_logits.dtype)
+        scores = (seg_logits * weight).sum((2, 3)) / weight.sum((2, 3)).clamp(min=1)
+    else:
+        B, K = seg_logits.shape[:2]
+        flat = seg_logits.flatten(2).masked_fill(~valid.flatten(1)[:, None], -math.inf)
+        # Each image's k: the ratio of its valid pixels, at least one.
+        k = (valid.flatten(1).sum(1) * pool_ratio).ceil().clamp(min=1).long()  # (B,)
+        top = flat.topk(int(k.max()), dim=2).values  # (B, K, k_max)
+        take = torch.arange(top.shape[2], device=top.device)[None] < k[:, None]  # (B, k_max)
+        take = take[:, None].expand(B, K, -1)
+        scores = top.masked_fill(~take, 0).sum(2) / take.sum(2)
     bce = F.binary_cross_entropy_with_logits(scores, positive.to(scores.dtype),
                                              reduction='none')
     return masked_mean(bce, positive | negative)
@@ -426,6 +446,14 @@ class AGMMLoss(nn.Module):
             that has no labelled pixel of it and no box; ``background``,
             background in a crop without any labelled pixel. 0 turns a kind
             off. Defaults: box 0.5, tag 0, background 0.
+        cam_pool_ratio: the image scores of term 10 average each class's
+            CAM over this fraction of the pixels where it is highest
+            (``image_class_loss``); 1 is global average pooling.
+        cam_head: the CAMs come from a 1x1 classifier of their own on the
+            features ``feat``, trained by term 10 alone, rather than from the
+            segmentation logits. The logits also learn the pseudo-labels,
+            which the CAMs seed: CAMs taken from them then follow the
+            network's own mistakes.
     """
 
     def __init__(self, num_classes: int, feat_channels: int, reference_mode: bool = False,
@@ -433,8 +461,12 @@ class AGMMLoss(nn.Module):
                  min_var: float = 1e-2, temperature: float = 1.0, threshold: float = 0.9,
                  prior_weight: float = 0.0, warmup_iters: int = 100, warmup_start: int = 0,
                  background_id: Optional[int] = 0,
-                 fill_ratio: Optional[Dict[str, float]] = None):
+                 fill_ratio: Optional[Dict[str, float]] = None,
+                 cam_pool_ratio: float = 1.0, cam_head: bool = False):
         super().__init__()
+        if cam_head and reference_mode:
+            raise ValueError('AGMMLoss: cam_head needs AGMM++ (reference_mode=False): the '
+                             'CVPR reference has no CAM classifier')
         terms = CVPR_TERMS if reference_mode else CVPR_TERMS + AGMM_PLUS_TERMS
         unknown = set(loss_weights or {}) - set(terms)
         if unknown:
@@ -454,6 +486,9 @@ class AGMMLoss(nn.Module):
         self.log_lik_scale = 1.0 / (feat_channels * temperature)
         self.prior_weight, self.warmup_iters = prior_weight, warmup_iters
         self.warmup_start = warmup_start
+        if not 0 < cam_pool_ratio <= 1:
+            raise ValueError(f'AGMMLoss cam_pool_ratio must be in (0, 1], got {cam_pool_ratio}')
+        self.cam_pool_ratio = cam_pool_ratio
         self.background_id = background_id
         self.fill_ratio = dict(box=0.5, tag=0.0, background=0.0)
         unknown = set(fill_ratio or {}) - set(self.fill_ratio)
@@ -466,6 +501,7 @@ class AGMMLoss(nn.Module):
                              f'{self.fill_ratio}')
         self.mixture = None if reference_mode else OnlineGaussianMixture(
             num_classes, feat_channels, momentum, min_var)
+        self.cam_head = nn.Conv2d(feat_channels, num_classes, 1) if cam_head else None
         # For analysis (tools/analysis/agmm_label_quality.py): set
         # keep_candidates to keep the last batch's pixel candidates.
         self.keep_candidates = False
@@ -534,7 +570,10 @@ class AGMMLoss(nn.Module):
             posterior = slots.gather(cell_resp.detach())
             pixel_posterior = F.interpolate(posterior, size=size, mode='bilinear',
                                             align_corners=False)
-            logits = logits.detach()
+            # The CAMs: the logits, or the CAM head's on the feature cells.
+            cams = self.cam_head(feat) if self.cam_head is not None else None
+            logits = (logits if cams is None else F.interpolate(
+                cams, size=size, mode='bilinear', align_corners=False)).detach()
             cell_fill = self._fill_prior(
                 posterior, logits, boxes,
                 self._tag_regions(image_tags, in_crop, boxed, cell_valid), image_tags, slots)
@@ -544,7 +583,8 @@ class AGMMLoss(nn.Module):
                 self._tag_regions(image_tags, in_crop, boxed, valid), image_tags, slots)
             terms.update(self._agmm_plus_terms(seg_logits, feat, labels, cell_labels,
                                                cell_valid, posterior, pixel_posterior, slots,
-                                               cell_fill, pixel_fill, crop_tags, image_tags))
+                                               cell_fill, pixel_fill, crop_tags, image_tags,
+                                               cams))
         return {name: value if self.loss_weights[name] == 1 else self.loss_weights[name] * value
                 for name, value in terms.items()}
 
@@ -645,10 +685,11 @@ class AGMMLoss(nn.Module):
         return Regions(image, label, valid[image], fill[image, label])
 
     def _cams(self, logits, image_tags):
-        """Class activation maps (B, K, h, w) from the logits (B, K, h, w):
-        the logit z_k of each class (term 10 trains them as a classifier over
-        globally pooled logits), and for background minus the largest CAM
-        of the tagged object classes (background is where no object is)."""
+        """Class activation maps (B, K, h, w) from the CAM classifier's
+        logits (B, K, h, w): the logit z_k of each class (term 10 trains them
+        as a classifier over pooled logits), and for background minus the
+        largest CAM of the tagged object classes (background is where no
+        object is)."""
         cams = logits.clone()
         if self.background_id is not None:
             objects = image_tags.clone()
@@ -659,11 +700,12 @@ class AGMMLoss(nn.Module):
 
     def _agmm_plus_terms(self, seg_logits, feat, labels, cell_labels, cell_valid,
                          posterior, pixel_posterior, slots, cell_fill, pixel_fill, crop_tags,
-                         image_tags):
+                         image_tags, cams):
         """Terms 7-10. ``posterior`` (B, S, h, w) is the detached E-step over
         the ``slots``, ``pixel_posterior`` (B, S, H, W) the same upsampled;
         ``cell_fill`` (B, h, w) and ``pixel_fill`` (B, H, W) the fill
-        prior's classes."""
+        prior's classes; ``cams`` (B, K, h, w) the CAM head's, or None (the
+        CAMs are the logits)."""
         ramp = self._ramp(int(self.mixture.num_updates))
 
         def candidates(posterior, filled, unlabelled):
@@ -688,8 +730,11 @@ class AGMMLoss(nn.Module):
         loss_max = (self._maximisation_loss(feat, cell_valid, assignment)
                     if self._weighs('loss_max') else self._skipped(seg_logits))
 
-        valid = labels != IGNORE_INDEX
-        loss_cls = image_class_loss(seg_logits, crop_tags, ~image_tags, valid)
+        if cams is None:
+            cams, cam_valid = seg_logits, labels != IGNORE_INDEX
+        else:
+            cam_valid = cell_valid
+        loss_cls = image_class_loss(cams, crop_tags, ~image_tags, cam_valid, self.cam_pool_ratio)
         if self.training:
             self.mixture.update(feat, assignment)  # M-step after this iteration's E-step
         return dict(loss_max=ramp * loss_max, loss_pseudo=ramp * loss_pseudo,
