@@ -89,6 +89,12 @@ def test_image_class_loss_top_k_pooling():
     tiny = image_class_loss(logits, torch.tensor([[True, False]]),
                             torch.tensor([[False, False]]), valid, pool_ratio=1e-3)
     assert tiny.item() == pytest.approx(math.log1p(math.exp(-5)), rel=1e-6)
+    # An all-padding image scores 0 (BCE log 2), as with average pooling.
+    none_valid = torch.zeros_like(valid)
+    for ratio in (0.5, 1.0):
+        padded = image_class_loss(logits, torch.tensor([[True, False]]),
+                                  torch.tensor([[False, True]]), none_valid, pool_ratio=ratio)
+        assert padded.item() == pytest.approx(math.log(2), rel=1e-6)
     with pytest.raises(ValueError, match='pool_ratio'):
         image_class_loss(logits, torch.tensor([[True, False]]), torch.tensor([[False, True]]),
                          valid, pool_ratio=0)

@@ -310,12 +310,13 @@ def image_class_loss(seg_logits: torch.Tensor, positive: torch.Tensor,
     else:
         B, K = seg_logits.shape[:2]
         flat = seg_logits.flatten(2).masked_fill(~valid.flatten(1)[:, None], -math.inf)
-        # Each image's k: the ratio of its valid pixels, at least one.
-        k = (valid.flatten(1).sum(1) * pool_ratio).ceil().clamp(min=1).long()  # (B,)
+        # Each image's k: the ratio of its valid pixels, at least one when it
+        # has any (an all-padding image scores 0, as with average pooling).
+        k = (valid.flatten(1).sum(1) * pool_ratio).ceil().long()  # (B,)
         top = flat.topk(int(k.max()), dim=2).values  # (B, K, k_max)
         take = torch.arange(top.shape[2], device=top.device)[None] < k[:, None]  # (B, k_max)
         take = take[:, None].expand(B, K, -1)
-        scores = top.masked_fill(~take, 0).sum(2) / take.sum(2)
+        scores = top.masked_fill(~take, 0).sum(2) / take.sum(2).clamp(min=1)
     bce = F.binary_cross_entropy_with_logits(scores, positive.to(scores.dtype),
                                              reduction='none')
     return masked_mean(bce, positive | negative)
